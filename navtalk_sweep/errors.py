@@ -1,0 +1,98 @@
+"""The exceptions navtalk-sweep raises, all under one root.
+
+    NavTalkSweepError
+    ├── InvalidArgument (also TypeError): misuse of the Python API
+    ├── ScenarioError: a scenario file is broken (path, line, column)
+    ├── ContractViolation: a request maps to none of the nine modes
+    ├── ClientError: talking to a NavTalk endpoint went wrong (case_id, task_id)
+    │   ├── TransportError: the request may not have arrived (sent: bool)
+    │   ├── ServiceError: the service answered with an error (status_code, message)
+    │   │   ├── LicenseRejected
+    │   │   └── RateLimited (retry_after)
+    │   └── MalformedResponse: the answer could not be understood
+    └── RunError: a run directory cannot be used (path)
+
+A message says where, what was expected, what was found, and a hint when there is
+one. The CLI maps ScenarioError, RunError and InvalidArgument to exit code 2.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClientError",
+    "ContractViolation",
+    "InvalidArgument",
+    "LicenseRejected",
+    "MalformedResponse",
+    "NavTalkSweepError",
+    "RateLimited",
+    "RunError",
+    "ScenarioError",
+    "ServiceError",
+    "TransportError",
+]
+
+
+class NavTalkSweepError(Exception):
+    """The root of every error navtalk-sweep raises on purpose."""
+
+
+class InvalidArgument(NavTalkSweepError, TypeError):
+    """The Python API was called with arguments it cannot accept."""
+
+
+class ScenarioError(NavTalkSweepError):
+    """A scenario file cannot be used; the message starts with ``path:line:column``."""
+
+    def __init__(self, message: str, *, path: str = "<string>", line: int = 0, column: int = 0) -> None:
+        self.path, self.line, self.column, self.detail = path, line, column, message
+        where = f"{path}:{line}:{column}" if line else path
+        super().__init__(f"{where}: {message}")
+
+
+class ContractViolation(NavTalkSweepError, ValueError):
+    """A request body maps to none of the nine modes of the contract."""
+
+
+class ClientError(NavTalkSweepError):
+    """A call to a NavTalk endpoint did not give a usable answer."""
+
+    def __init__(self, message: str, *, case_id: str | None = None, task_id: str | None = None) -> None:
+        self.case_id, self.task_id = case_id, task_id
+        super().__init__(message)
+
+
+class TransportError(ClientError):
+    """No HTTP answer arrived; ``sent`` says whether the request may have reached the service."""
+
+    def __init__(self, message: str, *, sent: bool, **context: str | None) -> None:
+        self.sent = sent
+        super().__init__(message, **context)
+
+
+class ServiceError(ClientError):
+    """The service answered with an error status or an error body."""
+
+    def __init__(self, message: str, *, status_code: int, **context: str | None) -> None:
+        self.status_code = status_code
+        super().__init__(message, **context)
+
+
+class LicenseRejected(ServiceError):
+    """The service refused the licence: nothing else in the run can succeed."""
+
+
+class RateLimited(ServiceError):
+    """The service asked us to slow down (HTTP 429), maybe saying for how long."""
+
+    def __init__(self, message: str, *, retry_after: float | None, **context: object) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **context)  # type: ignore[arg-type]
+
+
+class MalformedResponse(ClientError):
+    """The answer was not the JSON the contract describes."""
+
+
+class RunError(NavTalkSweepError):
+    """A run directory is missing, unreadable or not a navtalk-sweep run."""

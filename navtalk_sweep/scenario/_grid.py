@@ -1,0 +1,149 @@
+"""Index arithmetic over a grid of axes: counting, membership, sampling, pairwise.
+
+A case is a tuple of value indexes, one per axis. Nothing here builds the full list:
+counting uses inclusion-exclusion over the exclusion rules, random sampling draws
+from the index space, and pairwise builds a covering array greedily.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator, Sequence
+from itertools import combinations, product
+
+Index = tuple[int, ...]
+#: an exclusion rule: for each axis it constrains, the value indexes it matches
+Rule = dict[int, frozenset[int]]
+
+#: past this many rules inclusion-exclusion may blow up; counting walks the grid instead
+_MAX_RULES_FOR_FORMULA = 20
+
+
+class Grid:
+    """The cartesian product of axis sizes, minus what exclusion rules remove."""
+
+    def __init__(self, sizes: Sequence[int], rules: Sequence[Rule] = ()) -> None:
+        self.sizes = tuple(sizes)
+        self.rules = [r for r in rules if all(r.values())]  # a rule matching no value matches nothing
+        self.raw_size = math.prod(self.sizes)
+
+    def decode(self, i: int) -> Index:
+        """The value indexes of raw position ``i`` (last axis varies fastest)."""
+        out = []
+        for size in reversed(self.sizes):
+            i, r = divmod(i, size)
+            out.append(r)
+        return tuple(reversed(out))
+
+    def excluded(self, idx: Index) -> bool:
+        return any(all(idx[a] in allowed for a, allowed in rule.items()) for rule in self.rules)
+
+    def count(self, pinned: dict[int, int] | None = None) -> int:
+        """How many cases survive the rules (with some axes pinned to one value)."""
+        pinned = pinned or {}
+        if len(self.rules) > _MAX_RULES_FOR_FORMULA:
+            return sum(1 for idx in self if all(idx[a] == v for a, v in pinned.items()))
+
+        def size_of(constraint: Rule) -> int:
+            total = 1
+            for axis, size in enumerate(self.sizes):
+                allowed = constraint.get(axis)
+                if axis in pinned:
+                    total *= 1 if allowed is None or pinned[axis] in allowed else 0
+                else:
+                    total *= size if allowed is None else len(allowed)
+            return total
+
+        removed = 0
+
+        def walk(start: int, constraint: Rule, depth: int) -> None:
+            nonlocal removed
+            for k in range(start, len(self.rules)):
+                merged = dict(constraint)
+                for axis, allowed in self.rules[k].items():
+                    merged[axis] = merged[axis] & allowed if axis in merged else allowed
+                n = size_of(merged)
+                if n == 0:
+                    continue
+                removed += n if depth % 2 == 0 else -n
+                walk(k + 1, merged, depth + 1)
+
+        walk(0, {}, 0)
+        full = size_of({})
+        return full - removed
+
+    def __iter__(self) -> Iterator[Index]:
+        for idx in product(*(range(s) for s in self.sizes)):
+            if not self.excluded(idx):
+                yield idx
+
+    def random(self, n: int, seed: int) -> list[Index]:
+        """``n`` distinct surviving cases, the same for the same seed on every machine."""
+        rng = random.Random(seed)
+        available = self.count()
+        if n >= available:
+            return list(self)
+        # mostly-excluded grids would make rejection sampling slow: walk them instead
+        if available * 4 < self.raw_size and self.raw_size <= 2_000_000:
+            return rng.sample(list(self), n)
+        picked: dict[int, Index] = {}
+        while len(picked) < n:
+            for raw in rng.sample(range(self.raw_size), min(self.raw_size, 2 * (n - len(picked)) + 8)):
+                if raw not in picked:
+                    idx = self.decode(raw)
+                    if not self.excluded(idx):
+                        picked[raw] = idx
+                        if len(picked) == n:
+                            break
+        return list(picked.values())
+
+    def pairwise(self, seed: int = 0) -> list[Index]:
+        """Cases that together hold every coverable pair of values of any two axes."""
+        axes = range(len(self.sizes))
+        if len(self.sizes) < 2:
+            return list(self)
+        rng = random.Random(seed)
+        uncovered = {
+            (a, va, b, vb)
+            for a, b in combinations(axes, 2)
+            for va in range(self.sizes[a])
+            for vb in range(self.sizes[b])
+        }
+        cases: list[Index] = []
+        while uncovered:
+            a, va, b, vb = min(uncovered)
+            case = self._complete({a: va, b: vb}, uncovered, rng)
+            if case is None:
+                uncovered.discard((a, va, b, vb))  # only excluded cases hold this pair
+                continue
+            cases.append(case)
+            for x, y in combinations(axes, 2):
+                uncovered.discard((x, case[x], y, case[y]))
+        return cases
+
+    def _complete(self, partial: dict[int, int], uncovered: set[tuple[int, int, int, int]],
+                  rng: random.Random) -> Index | None:
+        case = dict(partial)
+        for axis in range(len(self.sizes)):
+            if axis in case:
+                continue
+            best, best_gain = 0, -1
+            for v in range(self.sizes[axis]):
+                gain = sum(
+                    ((o, case[o], axis, v) if o < axis else (axis, v, o, case[o])) in uncovered for o in case
+                )
+                if gain > best_gain:
+                    best, best_gain = v, gain
+            case[axis] = best
+        idx = tuple(case[a] for a in range(len(self.sizes)))
+        if not self.excluded(idx):
+            return idx
+        free = [a for a in range(len(self.sizes)) if a not in partial]
+        for _ in range(200):  # repair: random values for the free axes
+            for a in free:
+                case[a] = rng.randrange(self.sizes[a])
+            idx = tuple(case[a] for a in range(len(self.sizes)))
+            if not self.excluded(idx):
+                return idx
+        return None

@@ -1,0 +1,147 @@
+"""The scenario format as frozen pydantic models; the JSON Schema is generated from them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+
+Scalar = int | str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Face(_Strict):
+    """A named face: exactly one source (two only in deliberate negative tests)."""
+
+    video_url: str | None = Field(None, description="public MP4/MOV address")
+    image_url: str | None = Field(None, description="still image address")
+    character_name: str | None = Field(None, description="a built-in role such as girl2")
+    file: str | None = Field(None, description="local image or video, served to the target")
+
+
+class Speech(_Strict):
+    """Named speech: an audio URL, a local audio file sent as base64, literal base64, or text."""
+
+    audio_url: str | None = Field(None, description="MP3/WAV address")
+    audio_file: str | None = Field(None, description="local audio file, sent as base64")
+    audio_base64: str | None = Field(None, description="literal base64 of an audio file")
+    text: str | None = Field(None, description="text spoken by a voice (TTS)")
+    voice: str | None = Field(None, description="voice for this text when no voice axis is given")
+    seconds: float | None = Field(None, gt=0, description="known length, when it cannot be measured")
+
+
+class Inputs(_Strict):
+    faces: dict[str, Face] = Field(default_factory=dict)
+    speech: dict[str, Speech] = Field(default_factory=dict)
+
+
+class Range(_Strict):
+    """Inclusive integer range: ``{from: -9, to: 9, step: 3}``."""
+
+    start: int = Field(alias="from")
+    to: int
+    step: int = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> Range:
+        if self.step <= 0:
+            raise ValueError(f"step must be a positive integer, got {self.step}")
+        if self.to < self.start:
+            raise ValueError(f"'to' ({self.to}) is below 'from' ({self.start})")
+        return self
+
+    def values(self) -> list[int]:
+        return list(range(self.start, self.to + 1, self.step))
+
+
+def _list_or_range(value: Any) -> str:
+    return "range" if isinstance(value, dict | Range) else "list"
+
+
+ListOrRange = Annotated[
+    Annotated[list[Scalar], Tag("list")] | Annotated[Range, Tag("range")],
+    Discriminator(_list_or_range),
+]
+
+
+class Link(_Strict):
+    """Fields that move together, zipped: ``{link: {left_cheek_width: [...], right_cheek_width: [...]}}``."""
+
+    link: dict[str, ListOrRange] = Field(min_length=1)
+
+
+def _axis_kind(value: Any) -> str:
+    if isinstance(value, dict | Range | Link):
+        return "link" if (isinstance(value, Link) or "link" in value) else "range"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        return "rows"
+    return "list"
+
+
+Axis = Annotated[
+    Annotated[list[Scalar], Tag("list")]
+    | Annotated[list[dict[str, Scalar]], Tag("rows")]
+    | Annotated[Range, Tag("range")]
+    | Annotated[Link, Tag("link")],
+    Discriminator(_axis_kind),
+]
+
+
+class Sample(_Strict):
+    """Which cases of the grid to run."""
+
+    method: Literal["all", "random", "pairwise"] = "all"
+    n: int | None = Field(None, gt=0, description="how many cases (random)")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check(self) -> Sample:
+        if self.method == "random" and self.n is None:
+            raise ValueError("sample method 'random' needs n")
+        return self
+
+
+class Expect(_Strict):
+    """What a case must do to pass."""
+
+    status: Literal["done", "failed"] = "done"
+    within: float | None = Field(None, gt=0, description="seconds from submit to final status")
+    rejected: bool = Field(False, description="a deliberate negative test: the service must refuse it")
+    duration_tolerance: float | None = Field(None, gt=0, description="video length vs speech, seconds")
+    min_height: int | None = Field(None, gt=0, description="smallest acceptable video height")
+
+
+Rule = dict[str, Scalar | list[Scalar]]
+
+
+class Scenario(_Strict):
+    """One grid of cases."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    tags: list[str] = Field(default_factory=list)
+    inputs: Inputs = Field(default_factory=Inputs)
+    defaults: dict[str, Scalar] = Field(default_factory=dict)
+    matrix: dict[str, Axis] = Field(default_factory=dict)
+    exclude: list[Rule] = Field(default_factory=list)
+    include: list[dict[str, Scalar]] = Field(default_factory=list)
+    sample: Sample = Field(default_factory=Sample)
+    expect: Expect = Field(default_factory=Expect)
+
+
+class ScenarioFile(_Strict):
+    """A file: inputs shared by its scenarios, and the scenarios."""
+
+    inputs: Inputs = Field(default_factory=Inputs)
+    scenarios: list[Scenario] = Field(min_length=1)
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a scenario file, for editors."""
+    schema = ScenarioFile.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "navtalk-sweep scenario file"
+    return schema

@@ -1,0 +1,233 @@
+"""From a validated scenario to its cases, lazily: a plan counts, samples and builds."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import islice, product
+from typing import Any
+
+from navtalk_sweep.contract import FACE_CONTROLS, Mode, mode_of
+from navtalk_sweep.errors import ContractViolation
+from navtalk_sweep.scenario._grid import Grid, Index, Rule
+from navtalk_sweep.scenario._model import Expect, Sample
+
+Scalar = int | str
+
+#: the parameters a case can set: which inputs, the voice, and the face controls
+PARAMETERS = ("face", "speech", "voice", *FACE_CONTROLS)
+MEDIA_SCHEME = "media://"
+
+
+@dataclass(frozen=True)
+class ResolvedFace:
+    """A face input as request fields; local files become ``media://`` tokens."""
+
+    fields: Mapping[str, str]
+    files: Mapping[str, str] = field(default_factory=dict)  # token -> local path
+
+
+@dataclass(frozen=True)
+class ResolvedSpeech:
+    fields: Mapping[str, str]
+    is_text: bool
+    voice: str | None
+    seconds: float
+    known_length: bool
+
+
+@dataclass(frozen=True)
+class AxisValue:
+    params: tuple[tuple[str, Scalar], ...]
+
+    @property
+    def text(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in self.params) if len(self.params) > 1 else str(self.params[0][1])
+
+
+@dataclass(frozen=True)
+class Axis:
+    name: str
+    values: tuple[AxisValue, ...]
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return tuple(k for k, _ in self.values[0].params) if self.values else ()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One request to send, with what it must do and how to name it."""
+
+    scenario: str
+    params: Mapping[str, Scalar]
+    request: Mapping[str, Any]
+    mode: Mode | None
+    violation: str | None
+    label: str
+    case_id: str
+    speech_seconds: float
+    expect: Expect
+    files: Mapping[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+
+    def body(self, license: str, media_url: Any = None) -> dict[str, Any]:
+        """The JSON body to submit; ``media_url(token, path)`` turns local files into URLs."""
+        body = {"license": license, **self.request}
+        for key, value in body.items():
+            if isinstance(value, str) and value.startswith(MEDIA_SCHEME):
+                if media_url is None:
+                    raise ValueError(f"case {self.case_id} sends a local file and the target cannot serve it")
+                body[key] = media_url(value, self.files[value])
+        return body
+
+
+def case_id_of(request: Mapping[str, Any]) -> str:
+    """Stable id from what a case sends: same request, same id, on every machine."""
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+@dataclass
+class ScenarioPlan:
+    """The cases of one scenario, built on demand from the index space."""
+
+    name: str
+    axes: tuple[Axis, ...]
+    rules: list[Rule]
+    defaults: Mapping[str, Scalar]
+    include: list[dict[str, Scalar]]
+    faces: Mapping[str, ResolvedFace]
+    speech: Mapping[str, ResolvedSpeech]
+    sample: Sample
+    expect: Expect
+    tags: tuple[str, ...] = ()
+    source: str = ""
+
+    @cached_property
+    def grid(self) -> Grid:
+        return Grid([len(a.values) for a in self.axes], self.rules)
+
+    @cached_property
+    def _pairwise(self) -> list[Index]:
+        return self.grid.pairwise(self.sample.seed)
+
+    def _selected(self) -> Iterator[Index] | list[Index]:
+        if self.sample.method == "random":
+            assert self.sample.n is not None
+            return self.grid.random(self.sample.n, self.sample.seed)
+        if self.sample.method == "pairwise":
+            return self._pairwise
+        return iter(self.grid)
+
+    def count(self) -> int:
+        """How many cases the scenario runs, without building them."""
+        if self.sample.method == "random":
+            assert self.sample.n is not None
+            grid = min(self.sample.n, self.grid.count())
+        elif self.sample.method == "pairwise":
+            grid = len(self._pairwise)
+        else:
+            grid = self.grid.count()
+        return grid + len(self.include)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __iter__(self) -> Iterator[Case]:
+        for idx in self._selected():
+            yield self.case(self.assignment(idx))
+        for extra in self.include:
+            yield self.case(extra)
+
+    def head(self, n: int) -> list[Case]:
+        return list(islice(self, n))
+
+    def assignment(self, idx: Index) -> dict[str, Scalar]:
+        params: dict[str, Scalar] = {}
+        for axis, i in zip(self.axes, idx, strict=True):
+            params.update(axis.values[i].params)
+        return params
+
+    def case(self, params: Mapping[str, Scalar]) -> Case:
+        """Build the case for explicit parameters (defaults fill the rest)."""
+        merged = {**self.defaults, **params}
+        face = self.faces[str(merged["face"])]
+        speech = self.speech[str(merged["speech"])]
+        request: dict[str, Any] = {**face.fields, **speech.fields}
+        voice = params.get("voice") if "voice" in params else None
+        if speech.is_text:
+            voice = voice or merged.get("voice") or speech.voice
+        if voice is not None:
+            request["voice"] = voice
+        for control in FACE_CONTROLS:
+            if control in merged:
+                request[control] = merged[control]
+        try:
+            mode: Mode | None = mode_of(request)
+            violation = None
+        except ContractViolation as exc:
+            mode, violation = None, str(exc)
+        shown = {k: merged[k] for k in self._varying if k in merged}
+        if voice is not None and speech.is_text and "voice" not in shown:
+            shown = {"voice": voice, **shown}
+        head = mode.label if mode else "invalid"
+        label = " ".join([head, *(f"{k}={v}" for k, v in shown.items())])
+        return Case(
+            scenario=self.name,
+            params={k: v for k, v in merged.items() if k in PARAMETERS},
+            request=request,
+            mode=mode,
+            violation=violation,
+            label=label,
+            case_id=case_id_of(request),
+            speech_seconds=speech.seconds,
+            expect=self.expect,
+            files=dict(face.files),
+            tags=self.tags,
+        )
+
+    @cached_property
+    def _varying(self) -> tuple[str, ...]:
+        names = [f for axis in self.axes if len(axis.values) > 1 for f in axis.fields]
+        names += [k for extra in self.include for k in extra if k not in names]
+        return tuple(dict.fromkeys(names))
+
+    # -- summaries without building every case --------------------------------------
+
+    def _speech_axes(self) -> list[int]:
+        return [i for i, a in enumerate(self.axes) if {"face", "speech", "voice"} & set(a.fields)]
+
+    def summary(self) -> tuple[Counter[int], Counter[str], float]:
+        """Cases per mode (0 = breaks the contract), per voice, and total speech seconds."""
+        modes: Counter[int] = Counter()
+        voices: Counter[str] = Counter()
+        seconds = 0.0
+
+        def add(case: Case, n: int) -> None:
+            nonlocal seconds
+            modes[int(case.mode or 0)] += n
+            if "voice" in case.request:
+                voices[str(case.request["voice"])] += n
+            seconds += case.speech_seconds * n
+
+        if self.sample.method == "all":
+            pin_axes = self._speech_axes()
+            for values in product(*(range(len(self.axes[a].values)) for a in pin_axes)):
+                pinned = dict(zip(pin_axes, values, strict=True))
+                n = self.grid.count(pinned)
+                if n:
+                    params: dict[str, Scalar] = {}
+                    for a, v in pinned.items():
+                        params.update(self.axes[a].values[v].params)
+                    add(self.case(params), n)
+            for extra in self.include:
+                add(self.case(extra), 1)
+        else:
+            for case in self:
+                add(case, 1)
+        return modes, voices, round(seconds, 1)
