@@ -8,6 +8,8 @@ See ``shared/NAVTALK_CONTRACT.md`` for the prose version.
 from __future__ import annotations
 
 import enum
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ __all__ = [
     "redact",
     "redact_license",
     "redact_request",
+    "request_id",
 ]
 
 DEFAULT_GENERATE_URL: Final = "https://app.navtalk.ai/generate"
@@ -225,3 +228,14 @@ def redact_request(body: Mapping[str, Any], *, keep_base64: int = 24) -> dict[st
     if isinstance(b64, str) and len(b64) > keep_base64:
         out["audio_base64"] = f"{b64[:keep_base64]}… ({len(b64)} chars)"
     return out
+
+
+def request_id(body: Mapping[str, Any]) -> str:
+    """Stable 12-hex id of what a request asks for (the licence left out).
+
+    Scenario cases are named by it, and the simulator counts submits by it, so a test
+    can check that each case reached the service exactly once.
+    """
+    asked = {k: v for k, v in body.items() if k != "license"}
+    canonical = json.dumps(asked, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -11,7 +9,7 @@ from functools import cached_property
 from itertools import islice, product
 from typing import Any
 
-from navtalk_sweep.contract import FACE_CONTROLS, Mode, mode_of
+from navtalk_sweep.contract import FACE_CONTROLS, Mode, mode_of, request_id
 from navtalk_sweep.errors import ContractViolation
 from navtalk_sweep.scenario._grid import Grid, Index, Rule
 from navtalk_sweep.scenario._model import Expect, Sample
@@ -88,8 +86,7 @@ class Case:
 
 def case_id_of(request: Mapping[str, Any]) -> str:
     """Stable id from what a case sends: same request, same id, on every machine."""
-    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    return request_id(request)
 
 
 @dataclass

@@ -1,0 +1,85 @@
+"""The OpenAPI 3.0 document of the NavTalk endpoints, built from the contract module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from navtalk_sweep.contract import FACE_CONTROLS, KNOWN_STATUSES, VOICES
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def openapi_document(base_url: str = "") -> dict[str, Any]:
+    controls: dict[str, Any] = {}
+    for c in FACE_CONTROLS.values():
+        if c.choices:
+            controls[c.name] = {"type": "string", "enum": list(c.choices), "default": c.default}
+        else:
+            controls[c.name] = {"type": "integer", "default": c.default, "description": c.meaning}
+    submit = {
+        "type": "object",
+        "required": ["license"],
+        "properties": {
+            "license": {"type": "string", "description": "API key"},
+            "video_url": {"type": "string"},
+            "image_url": {"type": "string"},
+            "character_name": {"type": "string"},
+            "audio_url": {"type": "string"},
+            "audio_base64": {"type": "string"},
+            "content": {"type": "string"},
+            "voice": {"type": "string", "enum": list(VOICES)},
+            **controls,
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "NavTalk batch API (navtalk-sweep mock)", "version": "1.0"},
+        "servers": [{"url": base_url or "/"}],
+        "paths": {
+            "/generate": {"post": {
+                "operationId": "generate",
+                "summary": "Submit a lip-sync task (one face source, one speech source)",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": submit}}},
+                "responses": {
+                    "200": {"description": "task created", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["status", "task_id"],
+                        "properties": {"status": {"type": "string", "enum": ["started"]},
+                                       "task_id": {"type": "string", "format": "uuid"}}}}}},
+                    "400": _error("the request fits none of the nine modes, or a field is wrong"),
+                    "401": _error("missing or invalid licence"),
+                    "429": _error("rate limited; Retry-After may say for how long"),
+                    "500": _error("server error"),
+                    "502": _error("bad gateway"),
+                    "503": _error("unavailable"),
+                },
+            }},
+            "/query_status": {"get": {
+                "operationId": "query_status",
+                "summary": "Where a task is: started, processing, done (with video_url) or failed",
+                "parameters": [
+                    {"name": "license", "in": "query", "required": True, "schema": {"type": "string"}},
+                    {"name": "task_id", "in": "query", "required": True, "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {"description": "the task's status", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["status"],
+                        "properties": {"status": {"type": "string", "description": "one of " +
+                                                  ", ".join(KNOWN_STATUSES) + " (others may be injected)"},
+                                       "video_url": {"type": "string"},
+                                       "message": {"type": "string"}}}}}},
+                    "401": _error("missing or invalid licence"),
+                    "404": _error("no task with this id"),
+                    "429": _error("rate limited"),
+                    "500": _error("server error"),
+                    "502": _error("bad gateway"),
+                    "503": _error("unavailable"),
+                },
+            }},
+        },
+        "components": {"schemas": {"Error": {
+            "type": "object", "required": ["status", "message"],
+            "properties": {"status": {"type": "string", "enum": ["error"]}, "message": {"type": "string"}}}}},
+    }

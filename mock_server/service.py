@@ -1,0 +1,189 @@
+"""The HTTP behaviour of the mock, written once: request in, :class:`HttpReply` out.
+
+Every transport (ASGI under uvicorn, the in-process httpx transport, respx routes)
+is a thin adapter over :meth:`MockService.handle`; domain behaviour is the
+simulator's, status codes and broken bodies are this module's.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from navtalk_sweep.contract import redact
+from navtalk_sweep.errors import NavTalkSweepError
+from navtalk_sweep.simulator import Reply, Simulator, SimulatorConfig
+
+from mock_server.openapi import openapi_document
+from mock_server.video import result_video
+
+JSON = "application/json"
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-]+/[A-Za-z0-9_.\-]+$")
+
+
+@dataclass
+class HttpReply:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without a complete answer
+    delay: float = 0.0  # wait this long (on the service's clock) before answering
+
+
+def _json(status: int, data: Any, headers: Mapping[str, str] | None = None) -> HttpReply:
+    return HttpReply(status, json.dumps(data).encode(), {"content-type": JSON, **(headers or {})})
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host in (None, ""):
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class MockService:
+    """The mock NavTalk as HTTP: routes, admin endpoints, media, result videos."""
+
+    def __init__(self, simulator: Simulator, *, media_dir: str | Path | None = None,
+                 http_get: Callable[[str], bytes | None] | None = None,
+                 advance_clock: Callable[[float], object] | None = None) -> None:
+        self.simulator = simulator
+        self.media_dir = Path(media_dir).resolve() if media_dir else None
+        self.uploads: dict[str, bytes] = {}
+        self._http_get = http_get
+        self.advance_clock = advance_clock
+        simulator.fetch_media = self.fetch_media
+        self.log: Callable[[str], None] | None = None
+
+    # -- media the mock can reach -------------------------------------------------------
+
+    def _local_media(self, name: str) -> bytes | None:
+        if name in self.uploads:
+            return self.uploads[name]
+        if self.media_dir is not None:
+            path = (self.media_dir / name).resolve()
+            if path.is_relative_to(self.media_dir) and path.is_file():
+                return path.read_bytes()
+        return None
+
+    def fetch_media(self, url: str) -> bytes | None:
+        """Bytes of a media URL when the mock can reach it: its own files, or loopback."""
+        parts = urlsplit(url)
+        if parts.path.startswith("/media/"):
+            data = self._local_media(parts.path[len("/media/"):])
+            if data is not None:
+                return data
+        if _is_loopback(parts.hostname) and self._http_get is not None:
+            return self._http_get(url)
+        return None
+
+    # -- the one entry point ---------------------------------------------------------------
+
+    def handle(self, method: str, path: str, query: str, body: bytes, base_url: str) -> HttpReply:
+        reply = self._route(method, path, parse_qs(query), body, base_url.rstrip("/"))
+        if self.log is not None:
+            shown = redact(f"{path}?{query}" if query else path, [q for v in parse_qs(query).values() for q in v
+                                                                  if q.startswith("sk")])
+            shown = re.sub(r"(license=)[^&]+", r"\1***", shown)
+            self.log(f"{method} {shown} -> {'drop' if reply.drop else reply.status}")
+        return reply
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes, base: str) -> HttpReply:
+        if path == "/generate" and method == "POST":
+            return self._submit(body, base)
+        if path == "/query_status" and method == "GET":
+            reply = self.simulator.query(query.get("license", [None])[0], query.get("task_id", [None])[0])
+            return self._render(reply, base)
+        if path.startswith("/results/") and method in ("GET", "HEAD"):
+            return self._result(path[len("/results/"):])
+        if path.startswith("/media/") and method in ("GET", "HEAD"):
+            self.simulator.count_call("media")
+            data = self._local_media(path[len("/media/"):])
+            return HttpReply(200, data, {"content-type": "application/octet-stream"}) if data is not None \
+                else _json(404, {"status": "error", "message": "no such media"})
+        if path == "/openapi.json" and method == "GET":
+            return _json(200, openapi_document(base))
+        if path.startswith("/__admin/"):
+            return self._admin(method, path[len("/__admin/"):], body)
+        if path in ("/generate", "/query_status"):
+            return _json(405, {"status": "error", "message": f"method {method} not allowed"}, {"allow":
+                         "POST" if path == "/generate" else "GET"})
+        return _json(404, {"status": "error", "message": f"no such endpoint {path}"})
+
+    def _submit(self, raw: bytes, base: str) -> HttpReply:
+        try:
+            body = json.loads(raw or b"null")
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self.simulator.count_call("generate")
+            return _json(self.simulator.config.reject_status,
+                         {"status": "error", "message": "request body is not valid JSON"})
+        return self._render(self.simulator.submit(body), base)
+
+    def _render(self, reply: Reply, base: str) -> HttpReply:
+        if reply.fault == "drop":
+            return HttpReply(200, drop=True)
+        if reply.fault == "malformed_json":
+            return HttpReply(200, b'{"status": "started", "task_id": ', {"content-type": JSON})
+        if reply.fault == "html_error":
+            page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+            return HttpReply(502, page, {"content-type": "text/html"})
+        body = dict(reply.body or {})
+        if isinstance(body.get("video_url"), str) and body["video_url"].startswith("/"):
+            body["video_url"] = base + body["video_url"]
+        out = _json(reply.status_code, body, reply.headers)
+        out.delay = reply.delay
+        return out
+
+    def _result(self, name: str) -> HttpReply:
+        self.simulator.count_call("results")
+        task = self.simulator.task(name.removesuffix(".mp4"))
+        if task is None or task.status_at(self.simulator.clock()) != "done":
+            return _json(404, {"status": "error", "message": "no such result"})
+        return HttpReply(200, result_video(task.speech_seconds), {"content-type": "video/mp4"})
+
+    def _admin(self, method: str, what: str, raw: bytes) -> HttpReply:
+        sim = self.simulator
+        try:
+            data = json.loads(raw) if raw and method in ("POST", "PUT") and not what.startswith("media/") else {}
+        except json.JSONDecodeError:
+            return _json(400, {"status": "error", "message": "admin body is not valid JSON"})
+        try:
+            if what == "reset" and method == "POST":
+                config = SimulatorConfig.from_dict(data["config"]) if "config" in data else None
+                sim.reset(config, seed=data.get("seed"))
+                self.uploads.clear()
+                return _json(200, {"status": "ok"})
+            if what == "config" and method == "GET":
+                return _json(200, sim.config.as_dict())
+            if what == "config" and method == "POST":
+                sim.configure(SimulatorConfig.from_dict(data))
+                return _json(200, sim.config.as_dict())
+            if what == "tasks" and method == "GET":
+                return _json(200, sim.snapshot()["tasks"])
+            if what == "calls" and method == "GET":
+                snap = sim.snapshot()
+                return _json(200, {"calls": snap["calls"], "submits": snap["submits"]})
+            if what == "clock" and method == "POST":
+                if self.advance_clock is None:
+                    return _json(409, {"status": "error", "message": "this mock runs on the real clock"})
+                self.advance_clock(float(data.get("advance", 0)))
+                return _json(200, {"now": sim.clock()})
+            if what.startswith("media/") and method == "PUT":
+                name = what[len("media/"):]
+                if not _SAFE_NAME.match(name):
+                    return _json(400, {"status": "error", "message": "media name must be DIGEST/FILENAME"})
+                self.uploads[name] = raw
+                return _json(200, {"status": "ok", "path": f"/media/{name}"})
+        except (NavTalkSweepError, KeyError, TypeError, ValueError) as exc:
+            return _json(400, {"status": "error", "message": str(exc)})
+        return _json(404, {"status": "error", "message": f"no such admin endpoint {method} /__admin/{what}"})

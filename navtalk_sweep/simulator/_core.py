@@ -1,0 +1,275 @@
+"""NavTalk's behaviour as a pure state machine over an injected clock.
+
+The simulator answers ``submit`` and ``query`` with a :class:`Reply`: a status code,
+a JSON body and, when the fault plan says so, an HTTP-level fault for the app to
+act out (drop the connection, send HTML, ...). It does no I/O and knows no HTTP
+library; ``mock_server`` gives it an HTTP face.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import random
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from navtalk_sweep.contract import FACE_FIELDS, SPEECH_FIELDS, VOICES, estimate_text_seconds, mode_of, redact_request, request_id
+from navtalk_sweep.errors import ContractViolation
+from navtalk_sweep.media import audio_seconds
+from navtalk_sweep.simulator._config import HTTP_FAULTS, LOST_AFTER_CREATE, REJECT, TASK_FAULTS, Fault, \
+    SimulatorConfig
+
+#: reads a media URL the simulator may reach; None when it cannot
+MediaFetcher = Callable[[str], bytes | None]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The simulator's answer to one call; ``fault`` names an HTTP-level misbehaviour."""
+
+    status_code: int
+    body: dict[str, Any] | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    fault: str | None = None
+    delay: float = 0.0
+
+
+@dataclass
+class Task:
+    task_id: str
+    request_id: str
+    created_at: float
+    duration: float
+    processing_at: float
+    speech_seconds: float
+    fate: str = "done"  # done | failed | never_finish | unknown_status
+    message: str | None = None
+    unknown_status: str | None = None
+    polls: int = 0
+    request: dict[str, Any] = field(default_factory=dict)
+
+    def status_at(self, now: float) -> str:
+        if now < self.created_at + self.processing_at:
+            return "started"
+        if now < self.created_at + self.duration or self.fate == "never_finish":
+            return "processing"
+        if self.fate == "unknown_status":
+            return self.unknown_status or "queued"
+        return "failed" if self.fate == "failed" else "done"
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        return {"task_id": self.task_id, "request_id": self.request_id, "status": self.status_at(now),
+                "created_at": round(self.created_at, 3), "duration": round(self.duration, 3),
+                "speech_seconds": self.speech_seconds, "fate": self.fate, "polls": self.polls,
+                "request": self.request}
+
+
+def _error(status: int, message: str) -> Reply:
+    return Reply(status, {"status": "error", "message": message})
+
+
+class Simulator:
+    """One NavTalk service: tasks, timing, faults and call counters, reproducible by seed."""
+
+    def __init__(self, config: SimulatorConfig | None = None, *, clock: Callable[[], float], seed: int = 0,
+                 fetch_media: MediaFetcher | None = None) -> None:
+        self.clock = clock
+        self.fetch_media = fetch_media
+        self._lock = threading.Lock()
+        self.reset(config or SimulatorConfig(), seed=seed)
+
+    def reset(self, config: SimulatorConfig | None = None, *, seed: int | None = None) -> None:
+        """Forget every task and counter; optionally take a new config and seed."""
+        with self._lock:
+            if config is not None:
+                self.config = config
+            if seed is not None:
+                self.seed = seed
+            self._rng = random.Random(self.seed)
+            self.tasks: dict[str, Task] = {}
+            self.calls: Counter[str] = Counter()
+            self.submits: Counter[str] = Counter()  # by request id
+            self._fault_hits: Counter[int] = Counter()
+            self._fault_seen: Counter[int] = Counter()
+
+    def configure(self, config: SimulatorConfig) -> None:
+        """Change behaviour for calls from now on; tasks and counters stay."""
+        with self._lock:
+            self.config = config
+            self._fault_hits.clear()
+            self._fault_seen.clear()
+
+    # -- faults --------------------------------------------------------------------------
+
+    def _pick_fault(self, endpoint: str, body: Mapping[str, Any], kinds: frozenset[str]) -> Fault | None:
+        for i, fault in enumerate(self.config.faults):
+            if fault.kind not in kinds or fault.endpoint not in (endpoint, "any"):
+                continue
+            if fault.when is not None and not fault.when.matches(body):
+                continue
+            self._fault_seen[i] += 1
+            if self._fault_seen[i] <= fault.after:
+                continue
+            if fault.times is not None and self._fault_hits[i] >= fault.times:
+                continue
+            if fault.probability < 1.0 and self._rng.random() >= fault.probability:
+                continue
+            self._fault_hits[i] += 1
+            return fault
+        return None
+
+    @staticmethod
+    def _http_fault(fault: Fault) -> Reply:
+        if fault.kind == "rate_limit":
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
+            return Reply(429, {"status": "error", "message": "rate limit exceeded"}, headers)
+        if fault.kind in ("http_500", "http_502", "http_503"):
+            code = int(fault.kind[-3:])
+            return Reply(code, {"status": "error", "message": f"upstream error {code}"})
+        return Reply(200, None, fault=fault.kind, delay=fault.delay if fault.kind == "slow" else 0.0)
+
+    # -- submit ----------------------------------------------------------------------------
+
+    def _speech_seconds(self, body: Mapping[str, Any]) -> float | str:
+        """Length of the speech, or why the task must fail (a string)."""
+        if body.get("content"):
+            return estimate_text_seconds(str(body["content"]))
+        if body.get("audio_base64"):
+            raw = str(body["audio_base64"])
+            if raw.startswith("data:"):
+                raw = raw.partition(",")[2]
+            data = base64.b64decode(raw, validate=True)
+            return audio_seconds(data) or self.config.unknown_audio_seconds
+        url = str(body.get("audio_url", ""))
+        data = self.fetch_media(url) if self.fetch_media else None
+        if data is None:
+            if self.config.unreachable_media == "fail":
+                return "could not download audio"
+            return self.config.unknown_audio_seconds
+        return audio_seconds(data) or self.config.unknown_audio_seconds
+
+    def _validate(self, body: Any) -> Reply | None:
+        if not isinstance(body, Mapping):
+            return _error(self.config.reject_status, "request body must be a JSON object")
+        license = body.get("license")
+        if not isinstance(license, str) or not license:
+            return _error(self.config.license_status, "invalid license")
+        if self.config.licenses is not None and license not in self.config.licenses:
+            return _error(self.config.license_status, "invalid license")
+        for key in (*FACE_FIELDS, *SPEECH_FIELDS, "voice", "parsing_mode"):
+            if body.get(key) is not None and not isinstance(body[key], str):
+                return _error(self.config.reject_status, f"{key} must be a string")
+        try:
+            mode_of(body)
+        except ContractViolation as exc:
+            return _error(self.config.reject_status, str(exc))
+        if body.get("voice") is not None and body["voice"] not in VOICES:
+            return _error(self.config.reject_status, f"unknown voice '{body['voice']}'")
+        name = body.get("character_name")
+        if name is not None and name not in self.config.characters:
+            return _error(self.config.reject_status, f"unknown character_name '{name}'")
+        if body.get("audio_base64") is not None:
+            raw = str(body["audio_base64"])
+            try:
+                base64.b64decode(raw.partition(",")[2] if raw.startswith("data:") else raw, validate=True)
+            except (binascii.Error, ValueError):
+                return _error(self.config.reject_status, "audio_base64 is not valid base64")
+        for control in ("bbox_shift", "extra_margin", "left_cheek_width", "right_cheek_width"):
+            value = body.get(control)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+                return _error(self.config.reject_status, f"{control} must be an integer")
+        if body.get("parsing_mode") not in (None, "jaw", "raw"):
+            return _error(self.config.reject_status, "parsing_mode must be 'jaw' or 'raw'")
+        return None
+
+    def submit(self, body: Any) -> Reply:
+        """``POST /generate``: validate, maybe misbehave, create a task."""
+        with self._lock:
+            self.calls["generate"] += 1
+            fields = body if isinstance(body, Mapping) else {}
+            fault = self._pick_fault("submit", fields, HTTP_FAULTS)
+            if fault is not None and fault.kind not in LOST_AFTER_CREATE and fault.kind != "slow":
+                return self._http_fault(fault)
+            rejected = self._validate(body)
+            if rejected is not None:
+                return rejected
+            reject = self._pick_fault("submit", fields, frozenset({REJECT}))
+            if reject is not None:
+                return _error(self.config.reject_status, reject.message)
+            task = self._create(fields)
+            if fault is not None:  # the task exists, but the answer is lost or late
+                reply = self._http_fault(fault)
+                if fault.kind != "slow":
+                    return reply
+                return Reply(200, {"status": "started", "task_id": task.task_id}, delay=reply.delay)
+            return Reply(200, {"status": "started", "task_id": task.task_id})
+
+    def _create(self, body: Mapping[str, Any]) -> Task:
+        rid = request_id(body)
+        self.submits[rid] += 1
+        task_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        speech = self._speech_seconds(body)
+        duration = self.config.timing.duration(speech if isinstance(speech, float) else 1.0, self._rng)
+        task = Task(task_id, rid, self.clock(), duration, duration * self.config.timing.processing_at,
+                    speech if isinstance(speech, float) else 0.0, request=redact_request(body))
+        if isinstance(speech, str):
+            task.fate, task.message = "failed", speech
+        else:
+            fate = self._pick_fault("submit", body, TASK_FAULTS)
+            if fate is not None:
+                task.fate = {"task_failed": "failed"}.get(fate.kind, fate.kind)
+                task.message = fate.message
+                task.unknown_status = fate.status
+        self.tasks[task_id] = task
+        return task
+
+    # -- query -----------------------------------------------------------------------------
+
+    def query(self, license: str | None, task_id: str | None) -> Reply:
+        """``GET /query_status``: where the task is now."""
+        with self._lock:
+            self.calls["query_status"] += 1
+            task = self.tasks.get(task_id or "")
+            fields = dict(task.request) if task else {}
+            fault = self._pick_fault("query", fields, HTTP_FAULTS)
+            if fault is not None and fault.kind != "slow":
+                return self._http_fault(fault)
+            delay = fault.delay if fault is not None else 0.0
+            if not license or (self.config.licenses is not None and license not in self.config.licenses):
+                return _error(self.config.license_status, "invalid license")
+            if task is None:
+                return _error(self.config.not_found_status, "task not found")
+            task.polls += 1
+            status = task.status_at(self.clock())
+            body: dict[str, Any] = {"status": status}
+            if status == "done":
+                body["video_url"] = f"/results/{task.task_id}.mp4?sv=2025-01-01&sig=mock-signature"
+            elif status == "failed":
+                body["message"] = task.message or "synthesis failed"
+            return Reply(200, body, delay=delay)
+
+    # -- inspection --------------------------------------------------------------------------
+
+    def task(self, task_id: str) -> Task | None:
+        return self.tasks.get(task_id)
+
+    def snapshot(self) -> dict[str, Any]:
+        """Tasks and counters as plain data (the admin endpoint and tests read it)."""
+        with self._lock:
+            now = self.clock()
+            return {
+                "now": round(now, 3),
+                "seed": self.seed,
+                "calls": dict(self.calls),
+                "submits": dict(self.submits),
+                "tasks": [t.as_dict(now) for t in self.tasks.values()],
+            }
+
+    def count_call(self, endpoint: str) -> None:
+        with self._lock:
+            self.calls[endpoint] += 1
