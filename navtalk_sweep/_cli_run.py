@@ -1,9 +1,298 @@
-"""CLI commands that run things: run, mock, report, compare, merge."""
+"""CLI commands that run things: run, mock."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections import Counter
+from pathlib import Path
 from typing import Any
+
+import httpx
+
+from navtalk_sweep._progress import Progress
+from navtalk_sweep.client import AsyncNavTalkClient, Endpoint
+from navtalk_sweep.clock import ManualClock, run_virtual
+from navtalk_sweep.contract import redact_license
+from navtalk_sweep.errors import InvalidArgument, RunError
+from navtalk_sweep.media import have_av, probe_video
+from navtalk_sweep.results import Journal, load_run, new_run_id, read_journal, replay, write_meta, write_results
+from navtalk_sweep.runner import BAD_OUTCOMES, Event, Runner, RunOptions, plan_jobs
+from navtalk_sweep.scenario import load_scenarios
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+MOCK_LICENSE = "sk-test-mock"
+
+
+def _options(args: argparse.Namespace) -> RunOptions:
+    return RunOptions(
+        concurrency=args.concurrency, submit_rate=args.submit_rate, case_timeout=args.case_timeout,
+        max_tasks=args.max_tasks, max_speech_seconds=args.max_speech_seconds, fail_fast=args.fail_fast,
+        max_failures=args.max_failures, resubmit_unknown=args.resubmit_unknown, repeat=args.repeat,
+        seed=args.seed,
+    )
+
+
+class _Target:
+    """Where a run sends its requests: the in-process mock or a URL."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.kind = "mock" if args.target == "mock" else "url"
+        self.clock: ManualClock | None = None
+        self.service: Any = None
+        if self.kind == "mock":
+            from mock_server import MockTransport, create_service
+            from navtalk_sweep.simulator import SimulatorConfig
+
+            config = SimulatorConfig.from_dict(_read_config(args.mock_config)) if args.mock_config else None
+            self.clock = ManualClock() if args.mock_clock == "virtual" else None
+            self.service = create_service(seed=args.seed, config=config, clock=self.clock)
+            self.endpoint = Endpoint(args.license or MOCK_LICENSE, "https://mock.navtalk.invalid/generate",
+                                     "https://mock.navtalk.invalid/query_status")
+            self.transport: httpx.AsyncBaseTransport | None = MockTransport(self.service)
+        else:
+            generate = status = None
+            if args.target:
+                base = args.target.rstrip("/")
+                generate, status = f"{base}/generate", f"{base}/query_status"
+            self.endpoint = Endpoint.from_env(license=args.license, generate_url=generate, status_url=status)
+            if not self.endpoint.license:
+                raise InvalidArgument("no licence: set NAVTALK_LICENSE or pass --license (the mock target needs none)")
+            self.transport = None
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": self.kind, "generate_url": self.endpoint.generate_url,
+                "status_url": self.endpoint.status_url, "license": redact_license(self.endpoint.license)}
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise InvalidArgument(f"{path}: cannot read mock config: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{path}: mock config must be a mapping")
+    return data
+
+
+def _confirm(n_tasks: int, args: argparse.Namespace, target: _Target) -> None:
+    if target.kind == "mock" or args.yes or args.dry_run or n_tasks <= args.confirm_over:
+        return
+    if not sys.stdin.isatty():
+        raise InvalidArgument(f"about to send {n_tasks} paid tasks to {target.endpoint.generate_url}; "
+                              "pass --yes to confirm (no terminal to ask on)")
+    answer = input(f"Send {n_tasks} paid tasks to {target.endpoint.generate_url}? [y/N] ")
+    if answer.strip().lower() not in ("y", "yes"):
+        raise InvalidArgument("cancelled: nothing was sent")
+
+
+def _reuse_map(path: str | None) -> dict[str, dict[str, Any]]:
+    if not path:
+        return {}
+    run = load_run(path)
+    out = {}
+    for rec in run.records:
+        if rec.get("final_status") == "done" and rec.get("outcome") != "skipped":
+            out[rec["case_id"]] = {**rec, "run_id": run.meta.get("run_id", str(run.path))}
+    return out
+
+
+async def _execute(args: argparse.Namespace, run_dir: Path, target: _Target, runner_kwargs: dict[str, Any],
+                   jobs: list[Any], emit: Any) -> Runner:
+    limits = httpx.Limits(max_connections=max(10, args.concurrency * 2))
+    timeout = httpx.Timeout(args.request_timeout)
+    async with httpx.AsyncClient(transport=target.transport, limits=limits, timeout=timeout) as http:
+        client = AsyncNavTalkClient(target.endpoint, http)
+        media_url = await _media_url(target, http)
+        fetch = _fetcher(client, run_dir) if args.download else None
+        runner = Runner(client, _options(args), emit, now=_now(target), media_url=media_url, fetch=fetch,
+                        **runner_kwargs)
+        await runner.run(jobs)
+        return runner
+
+
+def _now(target: _Target) -> Any:
+    if target.clock is not None:
+        return asyncio.get_running_loop().time
+    return time.time
+
+
+async def _media_url(target: _Target, http: httpx.AsyncClient) -> Any:
+    """How local files become URLs the target can fetch: uploaded to a mock, else refused."""
+    base = target.endpoint.generate_url.rsplit("/", 1)[0]
+    uploaded: dict[str, str] = {}
+
+    def media_url(token: str, path: str) -> str:
+        name = token.removeprefix("media://")
+        if name not in uploaded:
+            if target.service is not None:
+                target.service.uploads[name] = Path(path).read_bytes()
+            else:
+                response = httpx.put(f"{base}/__admin/media/{name}", content=Path(path).read_bytes(), timeout=30)
+                if response.status_code != 200:
+                    raise InvalidArgument(f"{path}: the target cannot take local files (it is not a navtalk-sweep "
+                                          "mock); give the face as a video_url or image_url instead")
+            uploaded[name] = f"{base}/media/{name}"
+        return uploaded[name]
+
+    return media_url
+
+
+def _fetcher(client: AsyncNavTalkClient, run_dir: Path) -> Any:
+    videos = run_dir / "videos"
+
+    async def fetch(key: str, url: str) -> dict[str, Any]:
+        videos.mkdir(exist_ok=True)
+        dest = videos / f"{key}.mp4"
+        size = await client.download(url, dest)
+        out: dict[str, Any] = {"video": f"videos/{dest.name}", "video_bytes": size}
+        if have_av():
+            out["facts"] = probe_video(str(dest)).as_dict()
+        return out
+
+    return fetch
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    resume = Path(args.resume) if args.resume else None
+    meta: dict[str, Any] = {}
+    if resume is not None:
+        try:
+            meta = json.loads((resume / "run.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RunError(f"{resume}: cannot resume: no readable run.json ({exc})") from None
+        files = args.files or meta.get("scenario_files", [])
+        run_dir = resume
+    else:
+        files = args.files
+        run_dir = Path(args.out) / new_run_id() if not args.run_dir else Path(args.run_dir)
+    if not files:
+        raise InvalidArgument("name at least one scenario file (or --resume a run)")
+    plans, warnings = load_scenarios(files)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
+    cases = [c for p in plans for c in p]
+    jobs = plan_jobs(cases, args.repeat)
+    target = _Target(args)
+    if args.dry_run:
+        print(f"dry run: {len(cases)} case(s), {len(jobs)} task(s) to submit to {target.endpoint.generate_url}")
+        return EXIT_OK
+    _confirm(len(jobs), args, target)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    replayed = replay(read_journal(run_dir / "journal.jsonl")) if resume else None
+    if replayed is not None:
+        for job in jobs:
+            if job.key in replayed.states:
+                job.state = replayed.states[job.key]
+    meta = {**meta, "run_id": meta.get("run_id", run_dir.name), "scenario_files": [str(Path(f).resolve())
+            for f in files], "scenarios": [p.name for p in plans], "target": target.describe(),
+            "started_at": meta.get("started_at") or time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "status": "running", "options": {k: v for k, v in vars(_options(args)).items()},
+            "resumed": meta.get("resumed", 0) + (1 if resume else 0)}
+    write_meta(run_dir, meta)
+    journal = Journal(run_dir)
+    progress = Progress(len(jobs), plain=bool(os.environ.get("CI")) or not sys.stderr.isatty() or args.quiet)
+
+    def emit(event: Event) -> None:
+        journal(event)
+        progress(event)
+
+    reuse = _reuse_map(args.reuse)
+    try:
+        coro = _execute(args, run_dir, target, {"reuse": reuse}, jobs, emit)
+        runner = run_virtual(coro, target.clock) if target.clock is not None else asyncio.run(coro)
+    finally:
+        journal.close()
+        progress.close()
+    records = _final_records(run_dir)
+    write_results(run_dir, records)
+    outcomes = Counter(r["outcome"] for r in records)
+    meta.update(status="stopped" if runner.stop_reason else "finished", stop_reason=runner.stop_reason,
+                finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), outcomes=dict(outcomes))
+    if target.service is not None:
+        meta["mock_calls"] = dict(target.service.simulator.calls)
+    write_meta(run_dir, meta)
+    from navtalk_sweep._cli_report import after_run
+
+    regressions = after_run(run_dir, args.baseline)
+    shown = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items()))
+    print(f"{len(records)} case(s): {shown or 'none'}")
+    if runner.stop_reason:
+        print(f"run stopped: {runner.stop_reason}")
+    print(f"results: {run_dir / 'results.jsonl'}\nreport:  {run_dir / 'report.html'}")
+    bad = any(o in BAD_OUTCOMES for o in outcomes) or runner.stop_reason is not None or regressions
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+def _final_records(run_dir: Path) -> list[dict[str, Any]]:
+    replayed = replay(read_journal(run_dir / "journal.jsonl"))
+    return [r for recs in replayed.records.values() for r in recs]
+
+
+def cmd_mock(args: argparse.Namespace) -> int:
+    from mock_server.serve import serve
+    from navtalk_sweep.simulator import SimulatorConfig, Timing
+
+    data = _read_config(args.config) if args.config else {}
+    if args.timing:
+        data["timing"] = Timing.parse(args.timing)
+    config = SimulatorConfig.from_dict(data)
+    serve(host=args.host, port=args.port, seed=args.seed, config=config, media_dir=args.media_dir,
+          quiet=args.quiet)
+    return EXIT_OK
 
 
 def register(sub: Any) -> None:
     """Add the commands of this module to the CLI's subparsers."""
+    p = sub.add_parser("run", help="run scenarios against the bundled mock or a NavTalk URL")
+    p.add_argument("files", nargs="*", metavar="FILE")
+    p.add_argument("--target", default="mock", help="'mock' (default, in-process, no licence) or a base URL; "
+                   "NAVTALK_GENERATE_URL / NAVTALK_STATUS_URL set the two URLs separately")
+    p.add_argument("--license", help="licence key (default: NAVTALK_LICENSE)")
+    p.add_argument("--out", default="reports", help="where run directories go (default reports/)")
+    p.add_argument("--run-dir", help="exact run directory to write")
+    p.add_argument("--resume", metavar="DIR", help="continue a killed or stopped run")
+    p.add_argument("--resubmit-unknown", action="store_true", help="on resume, pay again for submits whose answer "
+                   "was lost")
+    p.add_argument("--reuse", metavar="DIR", help="take results of identical requests from an earlier run")
+    p.add_argument("--baseline", metavar="DIR", help="compare with a known-good run at the end")
+    p.add_argument("--concurrency", type=int, default=8, help="tasks in flight (default 8)")
+    p.add_argument("--submit-rate", type=float, default=5.0, help="submits per second at most (default 5)")
+    p.add_argument("--case-timeout", type=float, default=600.0, help="seconds per case (default 600)")
+    p.add_argument("--request-timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)")
+    p.add_argument("--max-tasks", type=int, help="budget: paid tasks at most")
+    p.add_argument("--max-speech-seconds", type=float, help="budget: seconds of speech at most")
+    p.add_argument("--fail-fast", action="store_true", help="stop at the first case that does not pass")
+    p.add_argument("--max-failures", type=int, help="stop after this many cases that do not pass")
+    p.add_argument("--repeat", type=int, default=1, help="run every case N times (finds flaky cases)")
+    p.add_argument("--dry-run", action="store_true", help="count what would be sent, send nothing")
+    p.add_argument("--yes", action="store_true", help="do not ask before sending many paid tasks")
+    p.add_argument("--confirm-over", type=int, default=20, help="ask before sending more paid tasks than this")
+    p.add_argument("--no-download", dest="download", action="store_false", help="do not download result videos")
+    p.add_argument("--seed", type=int, default=0, help="seed for the mock and for jitter")
+    p.add_argument("--mock-config", metavar="FILE", help="simulator settings for the bundled mock (YAML/JSON)")
+    p.add_argument("--mock-clock", choices=["virtual", "real"], default="virtual",
+                   help="the bundled mock's clock: virtual (instant, default) or real (5-20 s per task)")
+    p.add_argument("--quiet", action="store_true", help="plain progress lines only")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("mock", help="serve the NavTalk mock over HTTP")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--config", metavar="FILE", help="simulator settings (YAML/JSON): timing, faults, licences")
+    p.add_argument("--timing", help="fixed:SECONDS, uniform:LOW-HIGH or speech (default)")
+    p.add_argument("--media-dir", help="folder served under /media/ (media the mock reads for real)")
+    p.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    p.set_defaults(func=cmd_mock)
+
+    from navtalk_sweep import _cli_report
+
+    _cli_report.register(sub)
+

@@ -1,0 +1,35 @@
+"""``navtalk-sweep mock``: the mock over HTTP with uvicorn, one log line per request."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from navtalk_sweep.simulator import SimulatorConfig
+
+from mock_server import create_app, create_service
+
+
+def _loopback_get(url: str) -> bytes | None:
+    try:
+        response = httpx.get(url, timeout=5.0)
+    except httpx.HTTPError:
+        return None
+    return response.content if response.status_code == 200 else None
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8000, seed: int = 0, config: SimulatorConfig | None = None,
+          media_dir: str | Path | None = None, quiet: bool = False) -> None:
+    service = create_service(seed=seed, config=config, media_dir=media_dir, http_get=_loopback_get)
+    if not quiet:
+        service.log = lambda line: print(line, file=sys.stderr, flush=True)
+    # uvicorn's access log prints query strings, licences included: ours redacts them instead
+    logging.getLogger("uvicorn.error").addFilter(lambda r: "Too little data for declared" not in r.getMessage())
+    print(f"navtalk mock on http://{host}:{port} (seed {seed}); POST /generate, GET /query_status, "
+          f"/openapi.json, /__admin/", file=sys.stderr, flush=True)
+    uvicorn.run(create_app(service), host=host, port=port, access_log=False, log_level="warning",
+                lifespan="off")

@@ -1,0 +1,104 @@
+"""CLI commands over stored runs: report, compare, merge, marks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from navtalk_sweep.errors import RunError
+from navtalk_sweep.report import compare_runs, format_comparison, merge_runs, write_html, write_junit
+from navtalk_sweep.results import load_run, write_results
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def _render(run_dir: Path, baseline: str | None) -> bool:
+    """Write report.html and junit.xml (and comparison.json); True when the baseline shows regressions."""
+    run = load_run(run_dir)
+    comparison = None
+    if baseline:
+        c = compare_runs(load_run(baseline), run)
+        comparison = c.as_dict()
+        (run_dir / "comparison.json").write_text(json.dumps(comparison, indent=2), encoding="utf-8")
+        print(format_comparison(c, "text"))
+    elif (run_dir / "comparison.json").exists():
+        comparison = json.loads((run_dir / "comparison.json").read_text(encoding="utf-8"))
+    write_html(run, comparison)
+    write_junit(run)
+    return bool(comparison and comparison["regressions"])
+
+
+def after_run(run_dir: Path, baseline: str | None) -> bool:
+    return _render(run_dir, baseline)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        raise RunError(f"{run_dir}: no such run directory")
+    _render(run_dir, args.baseline)
+    print(f"report: {run_dir / 'report.html'}\njunit:  {run_dir / 'junit.xml'}")
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    c = compare_runs(load_run(args.base), load_run(args.new), time_ratio=args.time_ratio)
+    print(format_comparison(c, args.format))
+    return EXIT_FAILED if c.regressions else EXIT_OK
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    run = merge_runs(args.runs, out)
+    _render(out, None)
+    print(f"merged {len(args.runs)} run(s), {len(run.records)} case(s) into {out}")
+    return EXIT_OK
+
+
+def cmd_marks(args: argparse.Namespace) -> int:
+    """Read reviewers' marks exported from the report back into the run's results."""
+    run = load_run(args.run)
+    try:
+        data: Any = json.loads(Path(args.marks).read_text(encoding="utf-8"))
+        marks = {m["key"]: m for m in data["marks"]}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise RunError(f"{args.marks}: not a marks export from a navtalk-sweep report ({exc})") from None
+    if data.get("run_id") not in (None, run.meta.get("run_id")):
+        raise RunError(f"{args.marks}: marks are for run {data.get('run_id')}, not {run.meta.get('run_id')}")
+    applied = 0
+    for rec in run.records:
+        mark = marks.get(rec.get("key"))
+        if mark:
+            rec["review"] = {"rating": int(mark["rating"]) if mark.get("rating") else None,
+                             "note": mark.get("note") or ""}
+            applied += 1
+    write_results(run.path, run.records)
+    _render(run.path, None)
+    print(f"{applied} mark(s) written to {run.path / 'results.jsonl'}")
+    return EXIT_OK
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("report", help="render report.html and junit.xml from a run (no network)")
+    p.add_argument("run", metavar="DIR")
+    p.add_argument("--baseline", metavar="DIR", help="also compare with this run")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("compare", help="compare two runs; exit 1 on regressions")
+    p.add_argument("base", metavar="BASE")
+    p.add_argument("new", metavar="NEW")
+    p.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    p.add_argument("--time-ratio", type=float, default=1.5, help="slower than this many times is a change")
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("merge", help="join run directories (e.g. CI shards) into one")
+    p.add_argument("runs", nargs="+", metavar="DIR")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("marks", help="read marks exported from a report into the run's results")
+    p.add_argument("run", metavar="DIR")
+    p.add_argument("marks", metavar="MARKS.json")
+    p.set_defaults(func=cmd_marks)

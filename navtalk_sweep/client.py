@@ -1,0 +1,234 @@
+"""One NavTalk endpoint over an injected httpx client: submit, poll, download.
+
+This is the only module where httpx exceptions become navtalk-sweep's own; every
+answer is classified: accepted (:class:`Submitted`), a status (:class:`TaskStatus`),
+or one of :class:`LicenseRejected`, :class:`RateLimited`, :class:`ServiceError`
+(rejected or server error), :class:`TransportError` (``sent`` tells whether the
+request may have reached the service) and :class:`MalformedResponse`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from navtalk_sweep.contract import DEFAULT_GENERATE_URL, DEFAULT_STATUS_URL, error_message, redact
+from navtalk_sweep.errors import (
+    InvalidArgument,
+    LicenseRejected,
+    MalformedResponse,
+    RateLimited,
+    ServiceError,
+    TransportError,
+)
+
+__all__ = ["AsyncNavTalkClient", "Endpoint", "NavTalkClient", "Submitted", "TaskStatus"]
+
+#: httpx errors raised before a single byte of the request left
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where NavTalk lives and the licence to use; the licence never shows in a repr."""
+
+    license: str = field(repr=False)
+    generate_url: str = DEFAULT_GENERATE_URL
+    status_url: str = DEFAULT_STATUS_URL
+
+    @classmethod
+    def from_env(cls, *, license: str | None = None, generate_url: str | None = None,
+                 status_url: str | None = None, env: Mapping[str, str] | None = None) -> Endpoint:
+        """Flags first, then ``NAVTALK_LICENSE``, ``NAVTALK_GENERATE_URL``, ``NAVTALK_STATUS_URL``."""
+        env = os.environ if env is None else env
+        return cls(
+            license=license or env.get("NAVTALK_LICENSE", ""),
+            generate_url=generate_url or env.get("NAVTALK_GENERATE_URL") or DEFAULT_GENERATE_URL,
+            status_url=status_url or env.get("NAVTALK_STATUS_URL") or DEFAULT_STATUS_URL,
+        )
+
+    def scrub(self, text: str) -> str:
+        return redact(text, [self.license])
+
+
+@dataclass(frozen=True)
+class Submitted:
+    task_id: str
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """One poll's answer; ``status`` is kept as sent, known or not."""
+
+    status: str
+    video_url: str | None = None
+    message: str | None = None
+
+    @property
+    def known(self) -> bool:
+        return self.status in ("started", "processing", "done", "failed")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value) if value else None
+        return max(0.0, when.timestamp() - time.time()) if when else None
+
+
+def _json_body(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def _raise_for_error(response: httpx.Response, body: Any, what: str) -> None:
+    """Raise the classified error for an error answer; return when the answer is usable."""
+    code = response.status_code
+    message = error_message(body)
+    if code == 429:
+        raise RateLimited(f"{what}: rate limited (HTTP 429)", status_code=429,
+                          retry_after=_retry_after(response.headers.get("retry-after")))
+    is_error_body = isinstance(body, dict) and body.get("status") == "error"
+    if code in (401, 403) or ((code >= 400 or is_error_body) and message and "licen" in message.lower()):
+        raise LicenseRejected(f"{what}: licence rejected (HTTP {code}): {message or 'no message'}", status_code=code)
+    if code >= 400:
+        if body is None:
+            kind = "an HTML page" if "html" in response.headers.get("content-type", "") else "a non-JSON body"
+            raise ServiceError(f"{what}: HTTP {code} with {kind}", status_code=code)
+        raise ServiceError(f"{what}: HTTP {code}: {message or 'no message'}", status_code=code)
+    if body is None:
+        raise MalformedResponse(f"{what}: HTTP {code} but the body is not JSON")
+    if not isinstance(body, dict):
+        raise MalformedResponse(f"{what}: expected a JSON object, got {type(body).__name__}")
+    if is_error_body:
+        raise ServiceError(f"{what}: HTTP {code} with an error body: {message or 'no message'}", status_code=code)
+
+
+def read_submit(response: httpx.Response) -> Submitted:
+    """Classify a ``/generate`` answer."""
+    body = _json_body(response)
+    _raise_for_error(response, body, "submit")
+    task_id = body.get("task_id")
+    if not isinstance(task_id, str) or not task_id:
+        if body.get("status") == "failed" or error_message(body):
+            raise ServiceError(f"submit refused: {error_message(body) or body.get('status')}",
+                               status_code=response.status_code)
+        raise MalformedResponse(f"submit: no task_id in the answer (status {body.get('status')!r})")
+    return Submitted(task_id)
+
+
+def read_status(response: httpx.Response, task_id: str) -> TaskStatus:
+    """Classify a ``/query_status`` answer; unknown status values are kept."""
+    body = _json_body(response)
+    _raise_for_error(response, body, f"query_status {task_id}")
+    status = body.get("status")
+    if not isinstance(status, str) or not status:
+        raise MalformedResponse(f"query_status {task_id}: no status in the answer")
+    url = body.get("video_url")
+    return TaskStatus(status, url if isinstance(url, str) and url else None, error_message(body))
+
+
+def _transport_error(exc: httpx.HTTPError, what: str, endpoint: Endpoint) -> TransportError:
+    sent = not isinstance(exc, _NOT_SENT)
+    detail = endpoint.scrub(str(exc) or type(exc).__name__)
+    return TransportError(f"{what}: {type(exc).__name__}: {detail}", sent=sent)
+
+
+class _Base:
+    def __init__(self, endpoint: Endpoint) -> None:
+        self.endpoint = endpoint
+
+    def _status_params(self, task_id: str) -> dict[str, str]:
+        return {"license": self.endpoint.license, "task_id": task_id}
+
+
+class AsyncNavTalkClient(_Base):
+    """Async NavTalk calls over an injected ``httpx.AsyncClient``."""
+
+    def __init__(self, endpoint: Endpoint, http: httpx.AsyncClient) -> None:
+        super().__init__(endpoint)
+        self.http = http
+
+    async def submit(self, body: Mapping[str, Any]) -> Submitted:
+        try:
+            response = await self.http.post(self.endpoint.generate_url, json=dict(body))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, "submit", self.endpoint) from exc
+        return read_submit(response)
+
+    async def status(self, task_id: str) -> TaskStatus:
+        try:
+            response = await self.http.get(self.endpoint.status_url, params=self._status_params(task_id))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, f"query_status {task_id}", self.endpoint) from exc
+        return read_status(response, task_id)
+
+    async def download(self, url: str, dest: Path, *, max_bytes: int = 200_000_000, timeout: float = 60.0) -> int:
+        """Save ``url`` to ``dest`` (http(s) only, at most ``max_bytes``); returns the size."""
+        if not url.startswith(("http://", "https://")):
+            raise InvalidArgument(f"will only download http(s) URLs, got {url.split(':')[0]!r}")
+        size = 0
+        part = dest.with_suffix(dest.suffix + ".part")
+        try:
+            async with self.http.stream("GET", url, timeout=timeout) as response:
+                if response.status_code != 200:
+                    raise ServiceError(f"download: HTTP {response.status_code}", status_code=response.status_code)
+                with part.open("wb") as fh:
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > max_bytes:
+                            raise MalformedResponse(f"download: larger than the {max_bytes} byte cap")
+                        fh.write(chunk)
+        except httpx.HTTPError as exc:
+            part.unlink(missing_ok=True)
+            raise _transport_error(exc, "download", self.endpoint) from exc
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        part.replace(dest)
+        return size
+
+
+class NavTalkClient(_Base):
+    """The same calls over a sync ``httpx.Client``, for scripts and tests."""
+
+    def __init__(self, endpoint: Endpoint, http: httpx.Client) -> None:
+        super().__init__(endpoint)
+        self.http = http
+
+    def submit(self, body: Mapping[str, Any]) -> Submitted:
+        try:
+            response = self.http.post(self.endpoint.generate_url, json=dict(body))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, "submit", self.endpoint) from exc
+        return read_submit(response)
+
+    def status(self, task_id: str) -> TaskStatus:
+        try:
+            response = self.http.get(self.endpoint.status_url, params=self._status_params(task_id))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, f"query_status {task_id}", self.endpoint) from exc
+        return read_status(response, task_id)
+
+    def wait(self, task_id: str, *, interval: float = 2.0, timeout: float = 600.0,
+             sleep: Any = time.sleep, clock: Any = time.monotonic) -> TaskStatus:
+        """Poll until done/failed or ``timeout`` seconds; returns the last status."""
+        deadline = clock() + timeout
+        while True:
+            status = self.status(task_id)
+            if status.status in ("done", "failed") or clock() >= deadline:
+                return status
+            sleep(interval)

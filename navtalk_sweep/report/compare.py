@@ -1,0 +1,116 @@
+"""Compare two runs: what regressed, what is new, missing, flaky, slower, or looks different."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from navtalk_sweep.results import Run
+
+BAD = frozenset({"failed", "error", "timeout", "rejected"})
+#: kinds that make ``compare`` exit 1
+REGRESSION_KINDS = ("regressed", "new failure", "missing", "flaky")
+
+
+@dataclass
+class Comparison:
+    base: str
+    new: str
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def regressions(self) -> list[dict[str, Any]]:
+        return [i for i in self.items if i["kind"] in REGRESSION_KINDS]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"base": self.base, "new": self.new, "regressions": self.regressions,
+                "changes": [i for i in self.items if i["kind"] not in REGRESSION_KINDS]}
+
+
+def _by_case(run: Run) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    out: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for rec in run.records:
+        if rec.get("outcome") != "skipped":
+            out[(rec.get("scenario") or "", rec["case_id"])].append(rec)
+    return out
+
+
+def _outcome(recs: list[dict[str, Any]]) -> str:
+    kinds = {r["outcome"] for r in recs}
+    return kinds.pop() if len(kinds) == 1 else "flaky"
+
+
+def _mean(recs: list[dict[str, Any]], key: str) -> float | None:
+    vals = [r[key] for r in recs if isinstance(r.get(key), int | float)]
+    return sum(vals) / len(vals) if vals else None
+
+
+def compare_runs(base: Run, new: Run, *, time_ratio: float = 1.5, time_floor: float = 2.0,
+                 duration_delta: float = 0.1) -> Comparison:
+    """Differences from ``base`` to ``new``; slower means over ``time_ratio`` x and ``time_floor`` s more."""
+    old_cases, new_cases = _by_case(base), _by_case(new)
+    out = Comparison(str(base.meta.get("run_id") or base.path), str(new.meta.get("run_id") or new.path))
+
+    def add(kind: str, key: tuple[str, str], recs: list[dict[str, Any]], detail: str) -> None:
+        out.items.append({"kind": kind, "scenario": key[0], "case_id": key[1],
+                          "label": recs[0].get("label") or key[1], "detail": detail})
+
+    for key, recs in new_cases.items():
+        now = _outcome(recs)
+        if now == "flaky":
+            shown = ", ".join(r["outcome"] for r in recs)
+            add("flaky", key, recs, f"outcomes differ between repeats: {shown}")
+        before_recs = old_cases.get(key)
+        if before_recs is None:
+            if now in BAD:
+                add("new failure", key, recs, f"{now}: {recs[0].get('error') or ''}".rstrip(": "))
+            continue
+        before = _outcome(before_recs)
+        if before == "passed" and now in BAD:
+            add("regressed", key, recs, f"passed -> {now}: {recs[0].get('error') or ''}".rstrip(": "))
+        elif before in BAD and now == "passed":
+            add("fixed", key, recs, f"{before} -> passed")
+        t_old, t_new = _mean(before_recs, "time_to_done"), _mean(recs, "time_to_done")
+        if t_old and t_new and t_new > t_old * time_ratio and t_new - t_old > time_floor:
+            add("slower", key, recs, f"time to done {t_old:.1f} s -> {t_new:.1f} s")
+        elif t_old and t_new and t_old > t_new * time_ratio and t_old - t_new > time_floor:
+            add("faster", key, recs, f"time to done {t_old:.1f} s -> {t_new:.1f} s")
+        f_old, f_new = before_recs[0].get("facts") or {}, recs[0].get("facts") or {}
+        changed = []
+        for fact in sorted(set(f_old) & set(f_new)):
+            a, b = f_old[fact], f_new[fact]
+            if isinstance(a, float) and isinstance(b, float):
+                if abs(a - b) > duration_delta:
+                    changed.append(f"{fact} {a:g} -> {b:g}")
+            elif a != b:
+                changed.append(f"{fact} {a} -> {b}")
+        if changed:
+            add("video changed", key, recs, ", ".join(changed))
+    for key, recs in old_cases.items():
+        if key not in new_cases:
+            add("missing", key, recs, f"in the baseline ({_outcome(recs)}), not in the new run")
+    return out
+
+
+def format_comparison(c: Comparison, fmt: str = "text") -> str:
+    import json
+
+    if fmt == "json":
+        return json.dumps(c.as_dict(), indent=2)
+    regs = c.regressions
+    changes = [i for i in c.items if i not in regs]
+    if fmt == "markdown":
+        lines = [f"### navtalk-sweep: {len(regs)} regression(s) against `{c.base}`", ""]
+        for title, items in (("Regressions", regs), ("Other changes", changes)):
+            if items:
+                lines += [f"**{title}**", "", "| kind | scenario | case | detail |", "|---|---|---|---|"]
+                lines += [f"| {i['kind']} | {i['scenario']} | {i['label']} (`{i['case_id']}`) | "
+                          f"{i['detail'].replace('|', '/')} |" for i in items]
+                lines.append("")
+        if not c.items:
+            lines.append("No differences.")
+        return "\n".join(lines)
+    lines = [f"{len(regs)} regression(s), {len(changes)} other change(s): {c.base} -> {c.new}"]
+    lines += [f"  {i['kind']:<13} {i['scenario']}: {i['label']} [{i['case_id']}] {i['detail']}" for i in regs + changes]
+    return "\n".join(lines)

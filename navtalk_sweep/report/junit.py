@@ -1,0 +1,68 @@
+"""junit.xml: one testsuite per scenario, one testcase per case, parameters as properties."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from navtalk_sweep.results import Run
+
+
+def _text(value: Any) -> str:
+    # XML 1.0 forbids most control characters; a service's message may hold any
+    return "".join(ch for ch in str(value) if ch in "\t\n\r" or ord(ch) >= 0x20)
+
+
+def junit_tree(run: Run) -> ET.ElementTree:
+    suites: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in run.records:
+        suites[rec.get("scenario") or "navtalk"].append(rec)
+    root = ET.Element("testsuites", name="navtalk-sweep")
+    totals = defaultdict(int)
+    for name, recs in suites.items():
+        counts = {"tests": len(recs), "failures": 0, "errors": 0, "skipped": 0}
+        suite = ET.SubElement(root, "testsuite", name=name)
+        time_total = 0.0
+        for rec in recs:
+            seconds = float(rec.get("time_to_done") or 0.0)
+            time_total += seconds
+            label = rec.get("label") or rec.get("case_id")
+            if (rec.get("repeat") or 1) > 1:
+                label = f"{label} (repeat {rec['repeat']})"
+            case = ET.SubElement(suite, "testcase", name=_text(label), classname=_text(f"navtalk.{name}"),
+                                 time=f"{seconds:.3f}")
+            props = ET.SubElement(case, "properties")
+            for key, value in {"case_id": rec.get("case_id"), "mode": rec.get("mode"), "task_id": rec.get("task_id"),
+                               **(rec.get("params") or {})}.items():
+                if value is not None:
+                    ET.SubElement(props, "property", name=_text(key), value=_text(value))
+            outcome = rec.get("outcome")
+            message = _text(rec.get("error") or "; ".join(c["detail"] for c in rec.get("checks") or []
+                                                         if not c.get("ok")) or outcome)
+            if outcome in ("failed", "rejected", "timeout"):
+                counts["failures"] += 1
+                node = ET.SubElement(case, "failure", message=message[:500], type=str(outcome))
+                node.text = message
+            elif outcome == "error":
+                counts["errors"] += 1
+                node = ET.SubElement(case, "error", message=message[:500], type="error")
+                node.text = message
+            elif outcome == "skipped":
+                counts["skipped"] += 1
+                ET.SubElement(case, "skipped", message=message[:500])
+        for k, v in counts.items():
+            suite.set(k, str(v))
+            totals[k] += v
+        suite.set("time", f"{time_total:.3f}")
+    for k in ("tests", "failures", "errors", "skipped"):
+        root.set(k, str(totals[k]))
+    ET.indent(root)
+    return ET.ElementTree(root)
+
+
+def write_junit(run: Run, path: Path | None = None) -> Path:
+    path = path or run.path / "junit.xml"
+    junit_tree(run).write(path, encoding="utf-8", xml_declaration=True)
+    return path

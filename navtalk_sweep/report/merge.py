@@ -1,0 +1,35 @@
+"""Join run directories (e.g. CI shards) into one result set."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from navtalk_sweep.errors import RunError
+from navtalk_sweep.results import Run, load_run, write_meta, write_results
+
+
+def merge_runs(paths: list[str], out: Path) -> Run:
+    """One run from many; a case seen in several keeps the last one's record. Videos are copied."""
+    runs = [load_run(p) for p in paths]
+    if not runs:
+        raise RunError("merge needs at least one run directory")
+    out.mkdir(parents=True, exist_ok=True)
+    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for run in runs:
+        for rec in run.records:
+            rec = dict(rec)
+            video = rec.get("video")
+            if video and (run.path / video).is_file():
+                (out / "videos").mkdir(exist_ok=True)
+                shutil.copy2(run.path / video, out / video)
+            by_key[(rec.get("scenario"), rec.get("key") or rec.get("case_id"))] = rec
+    records = list(by_key.values())
+    meta = {"run_id": out.name, "merged_from": [str(r.meta.get("run_id") or r.path) for r in runs],
+            "scenarios": sorted({s for r in runs for s in r.meta.get("scenarios", [])}),
+            "target": runs[0].meta.get("target"), "started_at": min((r.meta.get("started_at") or "" for r in runs)),
+            "finished_at": max((r.meta.get("finished_at") or "" for r in runs)), "status": "merged"}
+    write_results(out, records)
+    write_meta(out, meta)
+    return Run(out, meta, records)

@@ -1,0 +1,160 @@
+"""The run directory: the journal (the truth of a run), results.jsonl, and loading a run back.
+
+    reports/<run-id>/
+        run.json        what was run: scenario files, target (licence redacted), options, times
+        journal.jsonl   every event, appended and flushed before the next action that depends on it
+        results.jsonl   one record per case (written at the end; rebuilt from the journal if missing)
+        videos/         downloaded results
+        report.html, junit.xml
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from navtalk_sweep.errors import RunError
+from navtalk_sweep.runner import CaseFinished, CaseSubmitted, Event, JobState, StatusObserved, SubmitRetried, \
+    SubmitStarted, PollFailed, event_from_dict
+
+__all__ = ["Journal", "Run", "load_run", "new_run_id", "replay", "write_results"]
+
+JOURNAL, RESULTS, META = "journal.jsonl", "results.jsonl", "run.json"
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(2).hex()
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+class Journal:
+    """Appends events to ``journal.jsonl``, one JSON line each, flushed at once.
+
+    Flushing hands the line to the operating system, which keeps it when the process
+    is killed; ``fsync=True`` also survives a machine crash, at a cost per event.
+    """
+
+    def __init__(self, run_dir: Path, *, fsync: bool = False) -> None:
+        self.path = run_dir / JOURNAL
+        self._fh: TextIO = self.path.open("a", encoding="utf-8")
+        self._fsync = fsync
+
+    def __call__(self, event: Event) -> None:
+        self._fh.write(_dump(event.as_dict()) + "\n")
+        self._fh.flush()
+        if self._fsync:
+            os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+def read_journal(path: Path) -> Iterator[Event]:
+    """Events of a journal; a torn last line (the process was killed mid-write) is skipped."""
+    if not path.exists():
+        return
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.endswith("\n"):
+                return  # torn write
+            try:
+                yield event_from_dict(json.loads(line))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise RunError(f"{path}:{n}: unreadable journal line ({exc})") from None
+
+
+@dataclass
+class Replayed:
+    states: dict[str, JobState] = field(default_factory=dict)
+    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+
+def replay(events: Iterable[Event]) -> Replayed:
+    """What the journal says of each job: submitted? which task? finished with which records?"""
+    out = Replayed()
+    for ev in events:
+        key = getattr(ev, "key", None)
+        if key is None:
+            continue
+        st = out.states.setdefault(key, JobState())
+        if isinstance(ev, SubmitStarted):
+            st.submitting = True
+        elif isinstance(ev, CaseSubmitted):
+            st.task_id, st.submitted_at, st.latency = ev.task_id, ev.t - ev.latency, ev.latency
+        elif isinstance(ev, StatusObserved):
+            assert st.submitted_at is not None
+            st.history.append({"status": ev.status, "t": round(ev.t - st.submitted_at, 3)})
+            st.polls = ev.polls
+        elif isinstance(ev, SubmitRetried | PollFailed):
+            st.retries += 1
+        elif isinstance(ev, CaseFinished):
+            out.records[key] = ev.records
+            st.finished = ev.final
+    return out
+
+
+def write_results(run_dir: Path, records: Iterable[dict[str, Any]]) -> Path:
+    """Write ``results.jsonl`` atomically (a reader never sees half a file)."""
+    path = run_dir / RESULTS
+    tmp = path.with_suffix(".jsonl.tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for rec in records:
+            fh.write(_dump(rec) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def write_meta(run_dir: Path, meta: dict[str, Any]) -> None:
+    tmp = run_dir / (META + ".tmp")
+    tmp.write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
+    tmp.replace(run_dir / META)
+
+
+@dataclass
+class Run:
+    """A stored run: its metadata and one record per case."""
+
+    path: Path
+    meta: dict[str, Any]
+    records: list[dict[str, Any]]
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    out = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    out.append(json.loads(line))
+                except json.JSONDecodeError as exc:
+                    raise RunError(f"{path}:{n}: not JSON ({exc.msg})") from None
+    return out
+
+
+def load_run(path: str | os.PathLike[str]) -> Run:
+    """A run directory, or a bare ``results.jsonl``; records rebuilt from the journal when needed."""
+    p = Path(path)
+    if p.is_file():
+        return Run(p.parent, {}, _read_jsonl(p))
+    if not p.is_dir():
+        raise RunError(f"{p}: no such run directory or results file")
+    meta: dict[str, Any] = {}
+    if (p / META).exists():
+        try:
+            meta = json.loads((p / META).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise RunError(f"{p / META}: not JSON ({exc.msg})") from None
+    if (p / RESULTS).exists():
+        return Run(p, meta, _read_jsonl(p / RESULTS))
+    if (p / JOURNAL).exists():
+        replayed = replay(read_journal(p / JOURNAL))
+        return Run(p, meta, [r for recs in replayed.records.values() for r in recs])
+    raise RunError(f"{p}: not a navtalk-sweep run (no {RESULTS} or {JOURNAL})")

@@ -1,0 +1,382 @@
+"""Executing cases: concurrency, rate limits, polling, retries, timeouts, budget, dedupe, resume.
+
+The runner emits events and never prints or writes files. A failed case is data (a
+record with an outcome), not an exception. A submit is retried only when it surely
+created no task (connection refused, HTTP 429); otherwise the case is "submit unknown".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from navtalk_sweep.client import AsyncNavTalkClient, TaskStatus
+from navtalk_sweep.contract import TERMINAL_STATUSES, redact_request
+from navtalk_sweep.errors import (
+    ClientError,
+    LicenseRejected,
+    MalformedResponse,
+    RateLimited,
+    ServiceError,
+    TransportError,
+)
+from navtalk_sweep.runner._events import (
+    CaseFinished,
+    CaseSubmitted,
+    Event,
+    PollFailed,
+    RunFinished,
+    RunStarted,
+    RunStopped,
+    StatusObserved,
+    SubmitRetried,
+    SubmitStarted,
+)
+from navtalk_sweep.runner._expect import evaluate
+from navtalk_sweep.runner._schedule import PollSchedule
+from navtalk_sweep.scenario import Case
+
+Emit = Callable[[Event], None]
+#: turns a done task's video into facts (downloads it, probes it); injected by the CLI
+Fetcher = Callable[[str, str], Awaitable[dict[str, Any]]]
+MediaUrl = Callable[[str, str], str]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    concurrency: int = 8  # tasks in flight, from submit to final status
+    submit_rate: float = 5.0  # submits per second at most
+    case_timeout: float = 600.0
+    max_tasks: int | None = None
+    max_speech_seconds: float | None = None
+    fail_fast: bool = False
+    max_failures: int | None = None
+    identical_errors: int = 5  # this many identical service errors in a row stop the run
+    resubmit_unknown: bool = False
+    submit_retries: int = 4
+    poll_retries: int = 8
+    backoff_base: float = 1.0
+    backoff_cap: float = 30.0
+    dense_interval: float = 1.5
+    max_poll_interval: float = 10.0
+    repeat: int = 1
+    seed: int = 0  # jitter
+
+
+@dataclass
+class JobState:
+    """What the journal knows of one job (one distinct request, one repeat)."""
+
+    submitting: bool = False
+    task_id: str | None = None
+    submitted_at: float | None = None
+    latency: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    polls: int = 0
+    retries: int = 0
+    finished: bool = False
+
+
+@dataclass
+class Job:
+    key: str
+    cases: list[Case]
+    repeat: int
+    state: JobState = field(default_factory=JobState)
+
+    @property
+    def case(self) -> Case:
+        return self.cases[0]
+
+
+class _Stop(Exception):
+    pass
+
+
+def plan_jobs(cases: Sequence[Case], repeat: int = 1) -> list[Job]:
+    """Group identical requests (same case id) into one job per repeat: each is paid for once."""
+    by_id: dict[str, list[Case]] = {}
+    for case in cases:
+        by_id.setdefault(case.case_id, []).append(case)
+    jobs = []
+    for r in range(repeat):
+        for case_id, group in by_id.items():
+            jobs.append(Job(case_id if repeat == 1 else f"{case_id}~{r + 1}", group, r + 1))
+    return jobs
+
+
+class Runner:
+    """Runs jobs against one NavTalk endpoint and reports everything as events."""
+
+    def __init__(self, client: AsyncNavTalkClient, options: RunOptions, emit: Emit, *,
+                 now: Callable[[], float] = time.time, media_url: MediaUrl | None = None,
+                 fetch: Fetcher | None = None, reuse: Mapping[str, dict[str, Any]] | None = None) -> None:
+        self.client, self.options, self._emit = client, options, emit
+        self.now = now
+        self.media_url = media_url
+        self.fetch = fetch
+        self.reuse = reuse or {}
+        self.schedule = PollSchedule(options.dense_interval, options.max_poll_interval)
+        self.stop_reason: str | None = None
+        self.outcomes: Counter[str] = Counter()
+        self._rng = random.Random(options.seed)
+        self._failures = 0
+        self._error_streak: tuple[str, int] = ("", 0)
+        self._next_submit = 0.0
+        self._paid_tasks = 0
+        self._paid_speech = 0.0
+        self._stopped = asyncio.Event()
+
+    def emit(self, event: Event) -> None:
+        self._emit(event)
+
+    # -- the run -------------------------------------------------------------------------
+
+    async def run(self, jobs: Sequence[Job]) -> Counter[str]:
+        self.emit(RunStarted(self.now(), len(jobs), sum(len(j.cases) for j in jobs)))
+        semaphore = asyncio.Semaphore(self.options.concurrency)
+
+        async def one(job: Job) -> None:
+            if job.state.finished:
+                return
+            if job.state.task_id is None and not job.state.submitting and self._reused(job):
+                return
+            async with semaphore:
+                await self._job(job)
+
+        async with asyncio.TaskGroup() as group:
+            for job in jobs:
+                group.create_task(one(job))
+        self.emit(RunFinished(self.now(), dict(self.outcomes)))
+        return self.outcomes
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+            self._stopped.set()
+            self.emit(RunStopped(self.now(), reason))
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when the run is stopped."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        try:
+            await asyncio.wait_for(self._stopped.wait(), timeout=seconds)
+        except TimeoutError:
+            return
+        raise _Stop
+
+    def _backoff(self, attempt: int, hint: float | None = None) -> float:
+        if hint is not None:
+            return hint
+        cap = min(self.options.backoff_cap, self.options.backoff_base * 2 ** attempt)
+        return self._rng.uniform(cap / 2, cap)  # "equal jitter": never zero, never in lockstep
+
+    # -- one job ---------------------------------------------------------------------------
+
+    def _reused(self, job: Job) -> bool:
+        earlier = self.reuse.get(job.case.case_id)
+        if earlier is None:
+            return False
+        record = {k: earlier.get(k) for k in ("task_id", "status_history", "final_status", "video_url", "error",
+                                                "submit_latency", "time_to_done", "polls", "retries", "video",
+                                                "facts")}
+        record["reused_from"] = earlier.get("run_id") or "earlier run"
+        self._finish(job, record)
+        return True
+
+    async def _job(self, job: Job) -> None:
+        st = job.state
+        try:
+            if self.stop_reason is not None:
+                raise _Stop
+            if st.task_id is None:
+                if st.submitting and not self.options.resubmit_unknown:
+                    self._finish(job, {"error": "submit unknown: the run stopped after sending the submit and "
+                                                "before its answer; use --resubmit-unknown to pay for it again"},
+                                 unknown=True)
+                    return
+                if not self._within_budget(job):
+                    self._finish(job, {"error": "skipped: over the run's budget"}, outcome="skipped")
+                    return
+                if not await self._submit(job):
+                    return
+            await self._poll(job)
+        except _Stop:
+            self._finish(job, {"error": f"not finished: run stopped ({self.stop_reason})"}, outcome="skipped",
+                         final=False)
+
+    def _within_budget(self, job: Job) -> bool:
+        o = self.options
+        if o.max_tasks is not None and self._paid_tasks >= o.max_tasks:
+            return False
+        if o.max_speech_seconds is not None and self._paid_speech + job.case.speech_seconds > o.max_speech_seconds:
+            return False
+        self._paid_tasks += 1
+        self._paid_speech += job.case.speech_seconds
+        return True
+
+    async def _rate_limit(self) -> None:
+        if self.options.submit_rate <= 0:
+            return
+        now = self.now()
+        slot = max(now, self._next_submit)
+        self._next_submit = slot + 1.0 / self.options.submit_rate
+        await self._sleep(slot - now)
+
+    async def _submit(self, job: Job) -> bool:
+        """Submit until a task id, a final answer, or an unknown; True when there is a task."""
+        st = job.state
+        body = job.case.body(self.client.endpoint.license, self.media_url)
+        for attempt in range(1, self.options.submit_retries + 2):
+            await self._rate_limit()
+            st.submitting = True
+            self.emit(SubmitStarted(self.now(), job.key, attempt))
+            sent_at = self.now()
+            try:
+                submitted = await self.client.submit(body)
+            except RateLimited as exc:
+                wait = self._backoff(attempt, exc.retry_after)
+                st.retries += 1
+                self.emit(SubmitRetried(self.now(), job.key, str(exc), wait))
+                await self._sleep(wait)
+                continue
+            except TransportError as exc:
+                if exc.sent:
+                    self._note_error(str(exc))
+                    self._finish(job, {"error": f"submit unknown: {exc}"}, unknown=True)
+                    return False
+                wait = self._backoff(attempt)
+                st.retries += 1
+                self.emit(SubmitRetried(self.now(), job.key, str(exc), wait))
+                await self._sleep(wait)
+                continue
+            except LicenseRejected as exc:
+                self._finish(job, {"error": str(exc)}, outcome="error")
+                self.stop(f"licence rejected: {exc}")
+                return False
+            except ServiceError as exc:
+                if exc.status_code >= 500:
+                    self._note_error(str(exc))
+                    self._finish(job, {"error": f"submit unknown: {exc}"}, unknown=True)
+                else:
+                    self._finish(job, {"error": str(exc), "final_status": "rejected"}, rejected=True)
+                return False
+            except MalformedResponse as exc:
+                self._note_error(str(exc))
+                self._finish(job, {"error": f"submit unknown: {exc}"}, unknown=True)
+                return False
+            st.task_id, st.submitted_at, st.latency = submitted.task_id, sent_at, self.now() - sent_at
+            self.emit(CaseSubmitted(self.now(), job.key, submitted.task_id, round(st.latency, 4)))
+            self._error_streak = ("", 0)
+            if job.case.expect.rejected:
+                self._finish(job, {"error": f"expected the service to refuse this request; it accepted it "
+                                            f"(task {submitted.task_id})"}, outcome="failed")
+                return False
+            return True
+        self._finish(job, {"error": f"submit gave up after {self.options.submit_retries + 1} attempts "
+                                    "(no task was created)"}, outcome="error")
+        return False
+
+    async def _poll(self, job: Job) -> None:
+        st = job.state
+        assert st.task_id is not None and st.submitted_at is not None
+        speech = job.case.speech_seconds
+        elapsed = self.now() - st.submitted_at
+        last_status = st.history[-1]["status"] if st.history else "started"
+        last_unfinished = elapsed if st.history else 0.0
+        delay = max(0.0, self.schedule.first_delay(speech) - elapsed) if not st.history else \
+            self.schedule.next_delay(speech, elapsed)
+        errors = 0
+        while True:
+            elapsed = self.now() - st.submitted_at
+            remaining = self.options.case_timeout - elapsed
+            if remaining <= 0:
+                self._finish(job, {"error": f"timed out after {self.options.case_timeout:g} s (last status "
+                                            f"{last_status!r})"}, outcome="timeout")
+                return
+            await self._sleep(min(delay, remaining))
+            try:
+                status = await self.client.status(st.task_id)
+            except LicenseRejected as exc:
+                self._finish(job, {"error": str(exc)}, outcome="error", final=False)
+                self.stop(f"licence rejected: {exc}")
+                return
+            except ClientError as exc:
+                errors += 1
+                st.polls += 1
+                if errors > self.options.poll_retries:
+                    self._finish(job, {"error": f"polling failed {errors} times in a row: {exc}"}, outcome="error")
+                    return
+                delay = self._backoff(errors, exc.retry_after if isinstance(exc, RateLimited) else None)
+                st.retries += 1
+                self.emit(PollFailed(self.now(), job.key, str(exc), round(delay, 3)))
+                continue
+            errors = 0
+            st.polls += 1
+            at = self.now() - st.submitted_at
+            if status.status != last_status or not st.history:
+                st.history.append({"status": status.status, "t": round(at, 3)})
+                self.emit(StatusObserved(self.now(), job.key, status.status, st.polls))
+                last_status = status.status
+            if status.status in TERMINAL_STATUSES:
+                if status.status == "done":
+                    self.schedule.observe(speech, last_unfinished, at)
+                await self._complete(job, status, at)
+                return
+            last_unfinished = at
+            delay = self.schedule.next_delay(speech, at)
+
+    async def _complete(self, job: Job, status: TaskStatus, at: float) -> None:
+        record: dict[str, Any] = {"final_status": status.status, "video_url": status.video_url,
+                                  "time_to_done": round(at, 3), "error": status.message}
+        if status.status == "done" and status.video_url and self.fetch is not None:
+            try:
+                record.update(await self.fetch(job.key, status.video_url))
+            except (ClientError, ValueError, OSError) as exc:
+                record["fetch_error"] = str(exc)
+        self._finish(job, record)
+
+    # -- endings -----------------------------------------------------------------------------
+
+    def _note_error(self, message: str) -> None:
+        last, n = self._error_streak
+        n = n + 1 if message == last else 1
+        self._error_streak = (message, n)
+        if n >= self.options.identical_errors:
+            self.stop(f"{n} identical service errors in a row: {message}")
+
+    def _finish(self, job: Job, record: dict[str, Any], *, outcome: str | None = None, unknown: bool = False,
+                rejected: bool = False, final: bool = True) -> None:
+        st = job.state
+        base = {
+            "task_id": st.task_id, "status_history": list(st.history), "final_status": None, "video_url": None,
+            "error": None, "submit_latency": round(st.latency, 4) if st.latency is not None else None,
+            "time_to_done": None, "polls": st.polls, "retries": st.retries, "submit_unknown": unknown,
+        }
+        base.update({k: v for k, v in record.items() if v is not None or k not in base})
+        records = []
+        for case in job.cases:
+            rec = {
+                "case_id": case.case_id, "key": job.key, "repeat": job.repeat, "scenario": case.scenario,
+                "label": case.label, "tags": list(case.tags), "mode": int(case.mode) if case.mode else None,
+                "params": dict(case.params), "request": redact_request(case.request),
+                "speech_seconds": case.speech_seconds, **base,
+            }
+            rec["outcome"], rec["checks"] = evaluate(case, rec, forced=outcome, rejected=rejected, unknown=unknown)
+            records.append(rec)
+            self.outcomes[rec["outcome"]] += 1
+        st.finished = final
+        self.emit(CaseFinished(self.now(), job.key, records, final))
+        if final and any(r["outcome"] in ("failed", "error", "timeout", "rejected") for r in records):
+            self._failures += 1
+            if self.options.fail_fast:
+                self.stop(f"--fail-fast: case {job.key} ended {records[0]['outcome']}")
+            elif self.options.max_failures is not None and self._failures >= self.options.max_failures:
+                self.stop(f"--max-failures {self.options.max_failures} reached")
