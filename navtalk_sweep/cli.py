@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from navtalk_sweep.contract import VOICES, Mode
-from navtalk_sweep.errors import NavTalkSweepError
+from navtalk_sweep.errors import NavTalkSweepError, ScenarioError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -128,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
+    except ScenarioError as exc:
+        _print_err(str(exc))  # already starts with file:line:col
+        return EXIT_USAGE
     except NavTalkSweepError as exc:
         _print_err(f"error: {exc}")
         return EXIT_USAGE

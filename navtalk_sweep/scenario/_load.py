@@ -135,7 +135,7 @@ class _Builder:
     def _local(self, name: str, loc: Loc) -> Path:
         path = (self.base / name).resolve()
         if not path.is_file():
-            raise self.err(loc, f"file not found: {name} (looked in {path.parent})")
+            raise self.err(loc, f"file not found: {name} (paths are relative to the scenario file)")
         return path
 
     def face(self, name: str, face: m.Face, loc: Loc) -> ResolvedFace:

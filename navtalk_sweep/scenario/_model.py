@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
@@ -140,8 +141,17 @@ class ScenarioFile(_Strict):
 
 
 def json_schema() -> dict[str, Any]:
-    """The JSON Schema of a scenario file, for editors."""
-    schema = ScenarioFile.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "navtalk-sweep scenario file"
-    return schema
+    """The JSON Schema of a scenario file (a list of scenarios, or one scenario alone), for editors."""
+    file_schema = ScenarioFile.model_json_schema()
+    defs = file_schema.pop("$defs")
+    defs["ScenarioFile"] = file_schema
+    single = copy.deepcopy(defs["Scenario"])
+    single["required"] = [r for r in single.get("required", []) if r != "name"]  # defaults to the file name
+    single["title"] = "SingleScenario"
+    defs["SingleScenario"] = single
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "navtalk-sweep scenario file",
+        "anyOf": [{"$ref": "#/$defs/ScenarioFile"}, {"$ref": "#/$defs/SingleScenario"}],
+        "$defs": defs,
+    }

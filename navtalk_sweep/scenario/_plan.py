@@ -156,9 +156,11 @@ class ScenarioPlan:
         face = self.faces[str(merged["face"])]
         speech = self.speech[str(merged["speech"])]
         request: dict[str, Any] = {**face.fields, **speech.fields}
+        # an axis (or include) voice is sent as given; for text, the speech input's own voice
+        # is more specific than the scenario's default
         voice = params.get("voice") if "voice" in params else None
         if speech.is_text:
-            voice = voice or merged.get("voice") or speech.voice
+            voice = voice or speech.voice or merged.get("voice")
         if voice is not None:
             request["voice"] = voice
         for control in FACE_CONTROLS:
@@ -190,7 +192,9 @@ class ScenarioPlan:
 
     @cached_property
     def _varying(self) -> tuple[str, ...]:
-        names = [f for axis in self.axes if len(axis.values) > 1 for f in axis.fields]
+        # every matrix field, except input names that never change (they would only add noise)
+        names = [f for axis in self.axes for f in axis.fields
+                 if len(axis.values) > 1 or f not in ("face", "speech")]
         names += [k for extra in self.include for k in extra if k not in names]
         return tuple(dict.fromkeys(names))
 
