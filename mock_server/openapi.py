@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from navtalk_sweep.contract import FACE_CONTROLS, KNOWN_STATUSES, VOICES
+from navtalk_sweep.contract import DEFAULT_CHARACTERS, FACE_CONTROLS, FACE_FIELDS, KNOWN_STATUSES, SPEECH_FIELDS, VOICES, Mode
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -12,28 +12,38 @@ def _error(description: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
 
 
-def openapi_document(base_url: str = "") -> dict[str, Any]:
-    controls: dict[str, Any] = {}
+_BASE64 = r"^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+
+
+def submit_schema(characters: tuple[str, ...] = DEFAULT_CHARACTERS) -> dict[str, Any]:
+    """The /generate body: exactly one of the nine modes (oneOf), face controls optional."""
+    props: dict[str, Any] = {
+        "license": {"type": "string", "minLength": 1, "description": "API key"},
+        "video_url": {"type": "string", "minLength": 1},
+        "image_url": {"type": "string", "minLength": 1},
+        "character_name": {"type": "string", "enum": list(characters)},
+        "audio_url": {"type": "string", "minLength": 1},
+        "audio_base64": {"type": "string", "minLength": 4, "pattern": _BASE64},
+        "content": {"type": "string", "minLength": 1},
+        "voice": {"type": "string", "enum": list(VOICES)},
+    }
     for c in FACE_CONTROLS.values():
         if c.choices:
-            controls[c.name] = {"type": "string", "enum": list(c.choices), "default": c.default}
+            props[c.name] = {"type": "string", "enum": list(c.choices), "default": c.default, "nullable": True}
         else:
-            controls[c.name] = {"type": "integer", "default": c.default, "description": c.meaning}
-    submit = {
-        "type": "object",
-        "required": ["license"],
-        "properties": {
-            "license": {"type": "string", "description": "API key"},
-            "video_url": {"type": "string"},
-            "image_url": {"type": "string"},
-            "character_name": {"type": "string"},
-            "audio_url": {"type": "string"},
-            "audio_base64": {"type": "string"},
-            "content": {"type": "string"},
-            "voice": {"type": "string", "enum": list(VOICES)},
-            **controls,
-        },
-    }
+            props[c.name] = {"type": "integer", "default": c.default, "description": c.meaning, "nullable": True}
+    modes = []
+    for mode in Mode:
+        speech = [mode.speech_field] + (["voice"] if mode.speech_field == "content" else [])
+        others = [f for f in (*FACE_FIELDS, *SPEECH_FIELDS, "voice") if f not in (mode.face_field, *speech)]
+        modes.append({"title": f"mode {mode.value}: {mode.label}", "type": "object",
+                      "required": ["license", mode.face_field, *speech], "properties": props,
+                      "not": {"anyOf": [{"required": [f]} for f in others]}})
+    return {"oneOf": modes}
+
+
+def openapi_document(base_url: str = "", characters: tuple[str, ...] = DEFAULT_CHARACTERS) -> dict[str, Any]:
+    submit = submit_schema(characters)
     return {
         "openapi": "3.0.3",
         "info": {"title": "NavTalk batch API (navtalk-sweep mock)", "version": "1.0"},

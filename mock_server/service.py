@@ -112,7 +112,7 @@ class MockService:
             return HttpReply(200, data, {"content-type": "application/octet-stream"}) if data is not None \
                 else _json(404, {"status": "error", "message": "no such media"})
         if path == "/openapi.json" and method == "GET":
-            return _json(200, openapi_document(base))
+            return _json(200, openapi_document(base, self.simulator.config.characters))
         if path.startswith("/__admin/"):
             return self._admin(method, path[len("/__admin/"):], body)
         if path in ("/generate", "/query_status"):

@@ -28,7 +28,7 @@ _OPS: Mapping[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le, ">": operator.gt,
     "<": operator.lt, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
 }
-_COND = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|not in|in)\s*(.+?)\s*$")
+_COND = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|not in|in)\s*([^<>=!\s].*?)\s*$")
 
 
 @dataclass(frozen=True)

@@ -162,8 +162,10 @@ class Simulator:
         if self.config.licenses is not None and license not in self.config.licenses:
             return _error(self.config.license_status, "invalid license")
         for key in (*FACE_FIELDS, *SPEECH_FIELDS, "voice", "parsing_mode"):
-            if body.get(key) is not None and not isinstance(body[key], str):
+            if key in body and not isinstance(body[key], str):
                 return _error(self.config.reject_status, f"{key} must be a string")
+            if body.get(key) == "":
+                return _error(self.config.reject_status, f"{key} must not be empty")
         try:
             mode_of(body)
         except ContractViolation as exc:
