@@ -33,7 +33,8 @@ def _options(args: argparse.Namespace) -> RunOptions:
         concurrency=args.concurrency, submit_rate=args.submit_rate, case_timeout=args.case_timeout,
         max_tasks=args.max_tasks, max_speech_seconds=args.max_speech_seconds, fail_fast=args.fail_fast,
         max_failures=args.max_failures, resubmit_unknown=args.resubmit_unknown, repeat=args.repeat,
-        seed=args.seed,
+        seed=args.seed, first_poll=args.first_poll, dense_interval=args.poll_interval,
+        max_poll_interval=args.max_poll_interval,
     )
 
 
@@ -266,6 +267,12 @@ def register(sub: Any) -> None:
     p.add_argument("--submit-rate", type=float, default=5.0, help="submits per second at most (default 5)")
     p.add_argument("--case-timeout", type=float, default=600.0, help="seconds per case (default 600)")
     p.add_argument("--request-timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)")
+    p.add_argument("--first-poll", type=float, default=5.0, help="seconds before the first poll, until the run "
+                   "has learned how long tasks take (default 5, the vendor's minimum)")
+    p.add_argument("--poll-interval", type=float, default=1.5, help="poll interval once a task is due "
+                   "(default 1.5: mean detection lag about 0.75 s)")
+    p.add_argument("--max-poll-interval", type=float, default=10.0, help="cap on the poll interval, hence on "
+                   "detection lag, for overdue tasks (default 10)")
     p.add_argument("--max-tasks", type=int, help="budget: paid tasks at most")
     p.add_argument("--max-speech-seconds", type=float, help="budget: seconds of speech at most")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first case that does not pass")

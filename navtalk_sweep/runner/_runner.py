@@ -62,6 +62,7 @@ class RunOptions:
     poll_retries: int = 8
     backoff_base: float = 1.0
     backoff_cap: float = 30.0
+    first_poll: float = 5.0  # before any task has finished: the vendor's "5 to 20 s"
     dense_interval: float = 1.5
     max_poll_interval: float = 10.0
     repeat: int = 1
@@ -121,7 +122,8 @@ class Runner:
         self.media_url = media_url
         self.fetch = fetch
         self.reuse = reuse or {}
-        self.schedule = PollSchedule(options.dense_interval, options.max_poll_interval)
+        self.schedule = PollSchedule(options.dense_interval, options.max_poll_interval,
+                                     prior_first_poll=options.first_poll)
         self.stop_reason: str | None = None
         self.outcomes: Counter[str] = Counter()
         self._rng = random.Random(options.seed)

@@ -22,6 +22,7 @@ class PollSchedule:
 
     dense_interval: float = 1.5  # once a task is due: bounds the mean detection lag to about half of this
     max_interval: float = 10.0  # for tasks long overdue: the cap on detection lag
+    prior_first_poll: float = PRIOR_FIRST_POLL
     samples: list[tuple[float, float]] = field(default_factory=list)  # (speech seconds, duration)
 
     def observe(self, speech_seconds: float, low: float, high: float) -> None:
@@ -53,12 +54,12 @@ class PollSchedule:
 
     def first_delay(self, speech_seconds: float) -> float:
         window = self.expected(speech_seconds)
-        return PRIOR_FIRST_POLL if window is None else window[0]
+        return self.prior_first_poll if window is None else window[0]
 
     def next_delay(self, speech_seconds: float, elapsed: float) -> float:
         """How long to wait after a poll at ``elapsed`` seconds that saw the task unfinished."""
         window = self.expected(speech_seconds)
-        latest = window[1] if window else 20.0
+        latest = window[1] if window else self.prior_first_poll * 4
         if window and elapsed < window[0] - MIN_DELAY:
             return window[0] - elapsed
         if elapsed <= latest + self.dense_interval:

@@ -1,0 +1,150 @@
+"""The CLI end to end against `navtalk-sweep mock` on loopback, faults switched on."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import FAKE_LICENSE, SCENARIOS
+from tests.servers import mock_process
+
+FAULTS = {
+    "timing": {"model": "uniform", "low": 0.2, "high": 0.6},
+    "faults": [
+        {"kind": "http_503", "endpoint": "query", "probability": 0.2},
+        {"kind": "rate_limit", "endpoint": "submit", "probability": 0.2, "retry_after": 0.2},
+        {"kind": "drop", "endpoint": "submit", "times": 1, "after": 3},
+        {"kind": "malformed_json", "endpoint": "query", "times": 2},
+        {"kind": "task_failed", "when": "bbox_shift > 0", "message": "face not found"},
+        {"kind": "slow", "endpoint": "query", "probability": 0.05, "delay": 0.3},
+    ],
+}
+FAST = ["--first-poll", "0.3", "--poll-interval", "0.2", "--max-poll-interval", "0.5", "--submit-rate", "50",
+        "--yes", "--quiet"]
+
+
+def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "navtalk_sweep.cli", *args], capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+
+
+@pytest.fixture
+def faulty_server(tmp_path):
+    config = tmp_path / "mock.yaml"
+    config.write_text(yaml.safe_dump(FAULTS), encoding="utf-8")
+    with mock_process("--config", str(config), "--seed", "4", "--quiet") as base:
+        yield base
+
+
+def read_results(run_dir: Path) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
+def test_run_against_a_faulty_server_records_every_case(faulty_server, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = cli("run", str(SCENARIOS / "quickstart.yaml"), str(SCENARIOS / "contract_violations.yaml"),
+               "--target", faulty_server, "--run-dir", str(run_dir), *FAST, env={"NAVTALK_LICENSE": FAKE_LICENSE})
+    assert proc.returncode == 1, proc.stderr  # bbox_shift=3 cases fail by design
+    assert "Traceback" not in proc.stderr
+    records = read_results(run_dir)
+    assert len(records) == 27 + 5
+    assert all(r["outcome"] in ("passed", "failed", "error", "timeout", "rejected") for r in records)
+    by_outcome = {r["outcome"] for r in records}
+    assert "passed" in by_outcome and "failed" in by_outcome
+    failed = [r for r in records if r["params"].get("bbox_shift") == 3 and not r["submit_unknown"]]
+    assert all(r["error"] == "face not found" for r in failed)
+    negatives = [r for r in records if r["scenario"] != "quickstart"]
+    assert all(r["outcome"] == "passed" for r in negatives)  # refused, as they should be
+    calls = httpx.get(f"{faulty_server}/__admin/calls").json()
+    assert max(calls["submits"].values()) == 1
+    for name in ("report.html", "junit.xml", "journal.jsonl", "run.json"):
+        assert (run_dir / name).exists()
+
+
+def test_the_licence_appears_in_no_file_the_run_writes(faulty_server, tmp_path):
+    run_dir = tmp_path / "run"
+    proc = cli("run", str(SCENARIOS / "every_voice.yaml"), "--target", faulty_server, "--run-dir", str(run_dir),
+               "--license", FAKE_LICENSE, *FAST)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert FAKE_LICENSE not in proc.stdout + proc.stderr
+    files = [p for p in run_dir.rglob("*") if p.is_file()]
+    assert len(files) >= 5
+    for path in files:
+        assert FAKE_LICENSE.encode() not in path.read_bytes(), path
+
+
+def test_rejected_licence_stops_with_exit_1(tmp_path):
+    config = tmp_path / "mock.yaml"
+    config.write_text(yaml.safe_dump({"licenses": ["sk-test-the-right-one"], "timing": "fixed:0.2"}))
+    with mock_process("--config", str(config), "--quiet") as base:
+        proc = cli("run", str(SCENARIOS / "every_voice.yaml"), "--target", base, "--run-dir", str(tmp_path / "r"),
+                   "--license", "sk-test-wrong-one", "--concurrency", "1", *FAST)
+        calls = httpx.get(f"{base}/__admin/calls").json()["calls"]
+    assert proc.returncode == 1
+    assert "run stopped: licence rejected" in proc.stdout
+    assert calls["generate"] == 1
+
+
+def test_no_licence_for_a_real_target_is_a_usage_error(tmp_path):
+    proc = cli("run", str(SCENARIOS / "every_voice.yaml"), "--target", "http://127.0.0.1:9",
+               env={"NAVTALK_LICENSE": ""})
+    assert proc.returncode == 2
+    assert proc.stderr == "error: no licence: set NAVTALK_LICENSE or pass --license (the mock target needs none)\n"
+
+
+def test_dead_server_gives_errors_not_a_traceback(tmp_path):
+    proc = cli("run", str(SCENARIOS / "every_voice.yaml"), "--target", "http://127.0.0.1:9", "--run-dir",
+               str(tmp_path / "r"), "--license", FAKE_LICENSE, *FAST)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    records = read_results(tmp_path / "r")
+    assert len(records) == 12
+    assert {r["outcome"] for r in records} <= {"error", "skipped"}
+
+
+def test_many_paid_tasks_need_confirmation_without_a_terminal(tmp_path):
+    proc = cli("run", str(SCENARIOS / "bbox_margin_tuning.yaml"), "--target", "http://127.0.0.1:9",
+               "--license", FAKE_LICENSE)
+    assert proc.returncode == 2
+    assert "pass --yes to confirm" in proc.stderr
+
+
+def kill_at(args: list[str], after: float) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "navtalk_sweep.cli", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(after)  # where the kill lands, not a timing assertion
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+
+
+def test_killed_runs_resume_without_paying_twice_or_losing_results(tmp_path):
+    config = tmp_path / "mock.yaml"
+    config.write_text(yaml.safe_dump({"timing": {"model": "uniform", "low": 0.3, "high": 1.0}}))
+    scenario = tmp_path / "many.yaml"
+    scenario.write_text(
+        "name: many\ninputs:\n  faces: {g: {character_name: girl2}}\n  speech: {h: {text: hello, voice: nova}}\n"
+        "matrix:\n  bbox_shift: {from: -9, to: 9}\n  parsing_mode: [jaw, raw]\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    with mock_process("--config", str(config), "--quiet") as base:
+        common = ["--target", base, "--license", FAKE_LICENSE, "--concurrency", "6", *FAST]
+        kill_at(["run", str(scenario), "--run-dir", str(run_dir), *common], 1.2)
+        for after in (0.6, 0.9, 0.4, 1.1, 0.7):
+            kill_at(["run", "--resume", str(run_dir), *common], after)
+        final = cli("run", "--resume", str(run_dir), *common)
+        calls = httpx.get(f"{base}/__admin/calls").json()
+    assert final.returncode in (0, 1), final.stderr
+    records = read_results(run_dir)
+    assert len(records) == 38 and len({r["case_id"] for r in records}) == 38
+    assert max(calls["submits"].values()) == 1  # no case was paid for twice
+    finished = [r for r in records if not r["submit_unknown"]]
+    assert all(r["outcome"] == "passed" for r in finished)
+    assert len(calls["submits"]) == len(records) - sum(
+        1 for r in records if r["submit_unknown"] and r["task_id"] is None and r["case_id"] not in calls["submits"])

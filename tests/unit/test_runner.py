@@ -1,0 +1,152 @@
+"""The runner against the in-process mock on a virtual clock: retries, stops, budget, dedupe, polling."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+import pytest
+
+from mock_server import MockTransport, create_service
+from navtalk_sweep.client import AsyncNavTalkClient, Endpoint
+from navtalk_sweep.clock import ManualClock, run_virtual
+from navtalk_sweep.runner import CaseFinished, PollSchedule, Runner, RunOptions, SubmitRetried, plan_jobs
+from navtalk_sweep.scenario import load_text
+from navtalk_sweep.simulator import SimulatorConfig
+
+SCENARIO = """
+name: r
+inputs:
+  faces: {girl: {character_name: girl2}}
+  speech: {hi: {text: "Welcome to NavTalk, this is a test.", voice: nova}}
+matrix:
+  bbox_shift: {from: 0, to: %d}
+expect: %s
+"""
+
+
+def cases(n: int = 10, expect: str = "{}"):
+    return list(load_text(SCENARIO % (n - 1, expect), "r.yaml").plans[0])
+
+
+def run(cases_, config: dict | None = None, *, license: str = "sk-test", **options):
+    clock = ManualClock()
+    service = create_service(seed=1, clock=clock, config=SimulatorConfig.from_dict(config or {}))
+    events = []
+
+    async def main():
+        async with httpx.AsyncClient(transport=MockTransport(service)) as http:
+            client = AsyncNavTalkClient(Endpoint(license), http)
+            runner = Runner(client, RunOptions(**options), events.append, now=asyncio.get_running_loop().time)
+            await runner.run(plan_jobs(cases_, options.get("repeat", 1)))
+            return runner
+
+    runner = run_virtual(main(), clock)
+    records = [r for e in events if isinstance(e, CaseFinished) for r in e.records]
+    return records, service.simulator, runner, events
+
+
+def outcomes(records):
+    return Counter(r["outcome"] for r in records)
+
+
+def test_all_pass_on_a_healthy_service():
+    records, sim, runner, _ = run(cases(10))
+    assert outcomes(records) == {"passed": 10}
+    assert all(r["final_status"] == "done" and r["video_url"] for r in records)
+    assert sum(sim.submits.values()) == 10 and runner.stop_reason is None
+
+
+def test_submit_is_never_retried_after_it_may_have_arrived():
+    records, sim, _, _ = run(cases(6), {"faults": [{"kind": "drop", "endpoint": "submit", "times": 2},
+                                                   {"kind": "http_500", "endpoint": "submit", "times": 1}]})
+    unknown = [r for r in records if r["submit_unknown"]]
+    assert len(unknown) == 3 and all(r["outcome"] == "error" for r in unknown)
+    assert all(r["error"].startswith("submit unknown") for r in unknown)
+    assert max(sim.submits.values()) == 1  # nothing was paid for twice
+    assert len(sim.tasks) == 6  # the lost answers still created tasks
+
+
+def test_rate_limits_are_honoured_and_retried():
+    records, sim, _, events = run(cases(4), {"faults": [{"kind": "rate_limit", "endpoint": "submit", "times": 3,
+                                                         "retry_after": 7}]})
+    assert outcomes(records) == {"passed": 4}
+    retried = [e for e in events if isinstance(e, SubmitRetried)]
+    assert len(retried) == 3 and all(e.wait == 7 for e in retried)
+    assert max(sim.submits.values()) == 1
+
+
+def test_poll_errors_back_off_and_recover():
+    records, _, _, _ = run(cases(5), {"faults": [{"kind": "http_503", "endpoint": "query", "probability": 0.5},
+                                                 {"kind": "malformed_json", "endpoint": "query", "times": 3}]})
+    assert outcomes(records) == {"passed": 5}
+    assert sum(r["retries"] for r in records) > 0
+
+
+def test_rejected_licence_stops_the_run_at_once():
+    records, sim, runner, _ = run(cases(20), {"licenses": ["sk-test-good"]}, license="sk-test-bad", concurrency=2)
+    assert runner.stop_reason.startswith("licence rejected")
+    assert sim.calls["generate"] <= 2  # no point paying for the rest
+    assert outcomes(records)["skipped"] >= 18 and len({r["case_id"] for r in records}) == 20
+
+
+def test_identical_server_errors_stop_the_run():
+    records, sim, runner, _ = run(cases(30), {"faults": [{"kind": "http_500", "endpoint": "submit"}]},
+                                  concurrency=1, identical_errors=4)
+    assert "4 identical service errors" in runner.stop_reason
+    assert sim.calls["generate"] == 4
+
+
+def test_fail_fast_and_max_failures():
+    failing = {"faults": [{"kind": "task_failed", "when": "bbox_shift >= 0"}]}
+    _, _, runner, _ = run(cases(10), failing, concurrency=1, fail_fast=True)
+    assert runner.stop_reason.startswith("--fail-fast")
+    records, _, runner, _ = run(cases(10), failing, concurrency=1, max_failures=3)
+    assert outcomes(records)["failed"] == 3 and runner.stop_reason == "--max-failures 3 reached"
+
+
+def test_budget_skips_what_it_cannot_pay_for():
+    records, sim, _, _ = run(cases(10), max_tasks=4)
+    assert outcomes(records) == {"passed": 4, "skipped": 6} and len(sim.tasks) == 4
+
+
+def test_identical_requests_are_submitted_once():
+    dup = cases(3) + cases(3)
+    records, sim, _, _ = run(dup)
+    assert len(records) == 6 and len(sim.tasks) == 3
+
+
+def test_never_finishing_task_times_out_and_unknown_status_is_kept():
+    records, _, _, _ = run(cases(2), {"faults": [{"kind": "never_finish", "times": 1},
+                                                 {"kind": "unknown_status", "status": "queued"}]},
+                           case_timeout=120, concurrency=1)
+    assert outcomes(records) == {"timeout": 2}
+    assert {r["status_history"][-1]["status"] for r in records} == {"processing", "queued"}
+
+
+def test_expectations_decide_the_outcome():
+    records, _, _, _ = run(cases(3, "{status: done, within: 1}"))
+    assert outcomes(records) == {"failed": 3}
+    assert records[0]["checks"][1]["check"] == "within" and not records[0]["checks"][1]["ok"]
+    records, _, _, _ = run(cases(2, "{rejected: true}"))
+    assert outcomes(records) == {"failed": 2}
+    assert "expected the service to refuse" in records[0]["error"]
+
+
+def test_adaptive_polling_uses_fewer_calls_than_fixed_two_seconds():
+    records, sim, _, _ = run(cases(40), concurrency=4)
+    per_task = sim.calls["query_status"] / 40
+    fixed = sum((t.duration // 2) + 1 for t in sim.tasks.values()) / 40
+    assert per_task * 1.5 <= fixed
+
+
+def test_poll_schedule_learns_from_observations():
+    s = PollSchedule()
+    assert s.first_delay(3.0) == 5.0  # the vendor's minimum before anything is known
+    for speech in (1, 2, 4, 8, 10):
+        s.observe(speech, 4 + speech - 0.2, 4 + speech + 0.2)
+    low, high = s.expected(6.0)
+    assert low == pytest.approx(10, abs=0.5) and high == pytest.approx(10, abs=0.5)
+    assert s.next_delay(6.0, 10.2) == s.dense_interval
+    assert s.next_delay(6.0, 200) == s.max_interval
