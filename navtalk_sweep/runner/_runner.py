@@ -254,6 +254,7 @@ class Runner:
                     self._note_error(str(exc))
                     self._finish(job, {"error": f"submit unknown: {exc}"}, unknown=True)
                     return False
+                self._note_error(str(exc))  # a dead server: every job sees the same refusal
                 wait = self._backoff(attempt)
                 st.retries += 1
                 self.emit(SubmitRetried(self.now(), job.key, str(exc), wait))
@@ -352,7 +353,7 @@ class Runner:
         n = n + 1 if message == last else 1
         self._error_streak = (message, n)
         if n >= self.options.identical_errors:
-            self.stop(f"{n} identical service errors in a row: {message}")
+            self.stop(f"{n} identical errors in a row: {message}")
 
     def _finish(self, job: Job, record: dict[str, Any], *, outcome: str | None = None, unknown: bool = False,
                 rejected: bool = False, final: bool = True) -> None:

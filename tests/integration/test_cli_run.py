@@ -105,6 +105,7 @@ def test_dead_server_gives_errors_not_a_traceback(tmp_path):
     proc = cli("run", str(SCENARIOS / "every_voice.yaml"), "--target", "http://127.0.0.1:9", "--run-dir",
                str(tmp_path / "r"), "--license", FAKE_LICENSE, *FAST)
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "run stopped: 5 identical errors in a row: submit: ConnectError" in proc.stdout
     records = read_results(tmp_path / "r")
     assert len(records) == 12
     assert {r["outcome"] for r in records} <= {"error", "skipped"}
@@ -136,11 +137,14 @@ def test_killed_runs_resume_without_paying_twice_or_losing_results(tmp_path):
     with mock_process("--config", str(config), "--quiet") as base:
         common = ["--target", base, "--license", FAKE_LICENSE, "--concurrency", "6", *FAST]
         kill_at(["run", str(scenario), "--run-dir", str(run_dir), *common], 1.2)
+        assert not (run_dir / "results.jsonl").exists()  # the kill landed mid-run
         for after in (0.6, 0.9, 0.4, 1.1, 0.7):
             kill_at(["run", "--resume", str(run_dir), *common], after)
         final = cli("run", "--resume", str(run_dir), *common)
         calls = httpx.get(f"{base}/__admin/calls").json()
     assert final.returncode in (0, 1), final.stderr
+    journal = (run_dir / "journal.jsonl").read_text(encoding="utf-8").splitlines()
+    assert sum('"event":"RunStarted"' in line for line in journal) >= 2  # the run really was resumed
     records = read_results(run_dir)
     assert len(records) == 38 and len({r["case_id"] for r in records}) == 38
     assert max(calls["submits"].values()) == 1  # no case was paid for twice

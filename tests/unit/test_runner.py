@@ -94,7 +94,7 @@ def test_rejected_licence_stops_the_run_at_once():
 def test_identical_server_errors_stop_the_run():
     records, sim, runner, _ = run(cases(30), {"faults": [{"kind": "http_500", "endpoint": "submit"}]},
                                   concurrency=1, identical_errors=4)
-    assert "4 identical service errors" in runner.stop_reason
+    assert "4 identical errors in a row" in runner.stop_reason
     assert sim.calls["generate"] == 4
 
 
