@@ -1,0 +1,111 @@
+"""The HTML report in headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from navtalk_sweep.cli import main
+from tests.conftest import ROOT, SCENARIOS
+
+pytestmark = pytest.mark.browser
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    run_dir = tmp_path_factory.mktemp("run") / "r"
+    code = main(["run", str(SCENARIOS / "bbox_margin_tuning.yaml"), str(SCENARIOS / "contract_violations.yaml"),
+                 "--run-dir", str(run_dir), "--quiet"])
+    assert code == 0
+    return run_dir / "report.html"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
+            "--autoplay-policy=no-user-gesture-required"])
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(report, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.errors, page.external = [], []
+    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("request", lambda r: page.external.append(r.url) if not r.url.startswith(("file:", "data:", "blob:"))
+            else None)
+    yield page
+    context.close()
+
+
+def rows(page) -> list[str]:
+    return page.locator("#cases-body tr td:first-child").all_inner_texts()
+
+
+def test_table_sorts_filters_and_counts(page, report):
+    page.goto(report.as_uri())
+    assert page.locator("#total-cases").inner_text() == "33"
+    assert page.locator("#cases-body tr").count() == 33
+    before = rows(page)
+    page.click("#cases-head th[data-col='bbox_shift']")
+    page.click("#cases-head th[data-col='bbox_shift']")  # descending
+    after = rows(page)
+    assert sorted(before) == sorted(after) and before != after
+    assert after[0].startswith("image+base64 bbox_shift=9")
+    page.select_option("select[data-filter='scenario']", "bbox-margin")
+    assert page.locator("#cases-body tr").count() == 28
+    page.fill("#search", "extra_margin=50")
+    assert page.locator("#cases-body tr").count() == 7
+    assert "f.scenario=bbox-margin" in page.url and "q=extra_margin%3D50" in page.url
+    page.locator("#cases-body tr").first.click()
+    assert "licence redacted" in page.locator("#detail").inner_text()
+    assert page.errors == [] and page.external == []
+
+
+def test_grid_shows_chosen_axes_and_one_control_plays_all(page, report):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.goto(report.as_uri() + "#tab=grid&x=extra_margin&y=bbox_shift&f.scenario=bbox-margin")
+    grid = page.locator("#grid")
+    assert grid.get_attribute("data-x") == "extra_margin" and grid.get_attribute("data-y") == "bbox_shift"
+    headers = page.locator("#grid tr").first.locator("th").all_inner_texts()[1:]
+    assert headers == ["extra_margin=0", "extra_margin=10", "extra_margin=25", "extra_margin=50"]
+    videos = page.locator("#grid video")
+    assert videos.count() == 28
+    assert all(v == "none" for v in videos.evaluate_all("vs => vs.map(v => v.getAttribute('preload'))"))
+    page.click("#play-all")
+    page.wait_for_function("() => [...document.querySelectorAll('#grid video')].every(v => !v.paused)",
+                           timeout=15000)
+    page.screenshot(path=str(ARTIFACTS / "report-grid.png"), full_page=False)
+    page.click("#pause-all")
+    assert videos.evaluate_all("vs => vs.every(v => v.paused)")
+    page.fill("#seek-all", "500")
+    page.dispatch_event("#seek-all", "input")
+    times = videos.evaluate_all("vs => vs.map(v => v.currentTime)")
+    assert len(set(round(t, 1) for t in times)) == 1 and times[0] > 1.0
+    assert page.errors == [] and page.external == []
+
+
+def test_heatmaps_and_marks(page, report):
+    page.goto(report.as_uri() + "#tab=heatmaps")
+    assert page.locator(".heatmap-box:not(.hidden) svg rect").count() >= 28
+    page.goto("about:blank")
+    page.goto(report.as_uri() + "#tab=grid&x=extra_margin&y=bbox_shift&f.scenario=bbox-margin")
+    page.locator("#grid select[aria-label='rating']").first.select_option("4")
+    with page.expect_download() as download:
+        page.click("#export-marks")
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert '"rating": "4"' in text
+    assert page.errors == []
