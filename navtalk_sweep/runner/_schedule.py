@@ -1,17 +1,21 @@
 """When to poll: start near the expected completion, then poll densely, then back off.
 
-The schedule learns how long tasks take from what the run observes: a least-squares
-line of duration against speech length, and the spread of what it misses by. Until
-three tasks have finished it uses the vendor's figures (5 to 20 s).
+The schedule learns how long tasks take from what the run observes. For a task with
+``s`` seconds of speech it looks at the finished tasks with the nearest speech lengths
+(nearest neighbours need no model of the service: they follow a clamp at 5 or 20 s and
+a spread that grows with the duration, which a straight line would not). Until
+``MIN_SAMPLES`` tasks have finished it uses the vendor's figures (5 to 20 s).
 """
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 #: the vendor's "a task usually takes 5 to 20 seconds"
 PRIOR_FIRST_POLL = 5.0
 MIN_SAMPLES = 3
+NEIGHBOURS = 16
 #: never poll the same task twice within this many seconds
 MIN_DELAY = 0.25
 
@@ -23,38 +27,46 @@ class PollSchedule:
     dense_interval: float = 1.5  # once a task is due: bounds the mean detection lag to about half of this
     max_interval: float = 10.0  # for tasks long overdue: the cap on detection lag
     prior_first_poll: float = PRIOR_FIRST_POLL
-    samples: list[tuple[float, float]] = field(default_factory=list)  # (speech seconds, duration)
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (speech seconds, duration), sorted
+    _cache: dict[float, tuple[float, float]] = field(default_factory=dict, repr=False)
 
     def observe(self, speech_seconds: float, low: float, high: float) -> None:
         """A task finished between ``low`` and ``high`` seconds after submit."""
-        self.samples.append((speech_seconds, (low + high) / 2))
-        if len(self.samples) > 500:
-            del self.samples[0]
-
-    def _fit(self) -> tuple[float, float, float, float]:
-        """(intercept, slope, lowest residual, highest residual) of duration over speech length."""
-        xs = [s for s, _ in self.samples]
-        ys = [d for _, d in self.samples]
-        n = len(xs)
-        mx, my = sum(xs) / n, sum(ys) / n
-        var = sum((x - mx) ** 2 for x in xs)
-        slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var > 1e-9 else 0.0
-        intercept = my - slope * mx
-        residuals = sorted(y - (intercept + slope * x) for x, y in zip(xs, ys, strict=True))
-        k = max(0, int(len(residuals) * 0.05))
-        return intercept, slope, residuals[k], residuals[-1 - k]
+        bisect.insort(self.samples, (speech_seconds, (low + high) / 2))
+        if len(self.samples) > 2000:
+            del self.samples[len(self.samples) // 2]  # keep the spread of speech lengths, drop from the middle
+        self._cache.clear()
 
     def expected(self, speech_seconds: float) -> tuple[float, float] | None:
         """The window (earliest, latest) a task of this speech length usually ends in."""
         if len(self.samples) < MIN_SAMPLES:
             return None
-        a, b, lo, hi = self._fit()
-        centre = a + b * speech_seconds
-        return max(0.5, centre + lo), max(0.5, centre + hi)
+        key = round(speech_seconds, 1)
+        if key not in self._cache:
+            self._cache[key] = self._window(speech_seconds)
+        return self._cache[key]
+
+    def _window(self, speech: float) -> tuple[float, float]:
+        s = self.samples
+        i = bisect.bisect_left(s, (speech, float("-inf")))
+        lo, hi = max(0, i - NEIGHBOURS), min(len(s), i + NEIGHBOURS)
+        # the NEIGHBOURS nearest speech lengths, with every sample that ties with the farthest one
+        radius = sorted(abs(x - speech) for x, _ in s[lo:hi])[min(NEIGHBOURS, hi - lo) - 1]
+        while lo > 0 and abs(s[lo - 1][0] - speech) <= radius:
+            lo -= 1
+        while hi < len(s) and abs(s[hi][0] - speech) <= radius:
+            hi += 1
+        durations = sorted(d for x, d in s[lo:hi] if abs(x - speech) <= radius)
+        n = len(durations)
+        earliest, latest = durations[int(0.05 * n)], durations[max(0, -(-95 * n // 100) - 1)]
+        return max(0.5, earliest), max(0.5, latest)
 
     def first_delay(self, speech_seconds: float) -> float:
+        """The start of the window (its 5th percentile): measured to beat starting later on calls and lag."""
         window = self.expected(speech_seconds)
-        return self.prior_first_poll if window is None else window[0]
+        if window is None:
+            return self.prior_first_poll
+        return window[0]
 
     def next_delay(self, speech_seconds: float, elapsed: float) -> float:
         """How long to wait after a poll at ``elapsed`` seconds that saw the task unfinished."""

@@ -144,9 +144,14 @@ def test_adaptive_polling_uses_fewer_calls_than_fixed_two_seconds():
 def test_poll_schedule_learns_from_observations():
     s = PollSchedule()
     assert s.first_delay(3.0) == 5.0  # the vendor's minimum before anything is known
-    for speech in (1, 2, 4, 8, 10):
-        s.observe(speech, 4 + speech - 0.2, 4 + speech + 0.2)
-    low, high = s.expected(6.0)
-    assert low == pytest.approx(10, abs=0.5) and high == pytest.approx(10, abs=0.5)
-    assert s.next_delay(6.0, 10.2) == s.dense_interval
-    assert s.next_delay(6.0, 200) == s.max_interval
+    for speech in (1, 4, 10):
+        for k in range(20):
+            jitter = (k - 10) / 10  # -1.0 .. +0.9 s
+            s.observe(speech, 4 + speech + jitter - 0.1, 4 + speech + jitter + 0.1)
+    low, high = s.expected(4.0)
+    assert (low, high) == (pytest.approx(7.1), pytest.approx(8.8))  # 5th and 95th percentile of its own 20
+    assert s.expected(2.0)[0] == pytest.approx(4.0)  # nearest are the 1-second ones
+    assert s.first_delay(4.0) == low
+    assert s.next_delay(4.0, 1.0) == pytest.approx(low - 1.0)
+    assert s.next_delay(4.0, high) == s.dense_interval
+    assert s.next_delay(4.0, 200) == s.max_interval
