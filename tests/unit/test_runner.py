@@ -150,7 +150,7 @@ def test_poll_schedule_learns_from_observations():
             s.observe(speech, 4 + speech + jitter - 0.1, 4 + speech + jitter + 0.1)
     low, high = s.expected(4.0)
     assert (low, high) == (pytest.approx(7.1), pytest.approx(8.8))  # 5th and 95th percentile of its own 20
-    assert s.expected(2.0)[0] == pytest.approx(4.0)  # nearest are the 1-second ones
+    assert s.expected(2.0)[0] == pytest.approx(4.1)  # its nearest are the 1-second ones
     assert s.first_delay(4.0) == low
     assert s.next_delay(4.0, 1.0) == pytest.approx(low - 1.0)
     assert s.next_delay(4.0, high) == s.dense_interval
