@@ -50,7 +50,7 @@ class Condition:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = raw.strip("'\"")
-        return cls(name, op, value)
+        return cls(name, op, tuple(value) if isinstance(value, list) else value)  # hashable, like the Fault
 
     def matches(self, body: Mapping[str, Any]) -> bool:
         if self.field not in body:

@@ -94,15 +94,14 @@ class Simulator:
             self.tasks: dict[str, Task] = {}
             self.calls: Counter[str] = Counter()
             self.submits: Counter[str] = Counter()  # by request id
-            self._fault_hits: Counter[int] = Counter()
-            self._fault_seen: Counter[int] = Counter()
+            # keyed by (position, fault): adding a fault to the plan keeps the counts of the others
+            self._fault_hits: Counter[tuple[int, Fault]] = Counter()
+            self._fault_seen: Counter[tuple[int, Fault]] = Counter()
 
     def configure(self, config: SimulatorConfig) -> None:
-        """Change behaviour for calls from now on; tasks and counters stay."""
+        """Change behaviour for calls from now on; tasks, counters and fault counts stay."""
         with self._lock:
             self.config = config
-            self._fault_hits.clear()
-            self._fault_seen.clear()
 
     # -- faults --------------------------------------------------------------------------
 
@@ -112,14 +111,15 @@ class Simulator:
                 continue
             if fault.when is not None and not fault.when.matches(body):
                 continue
-            self._fault_seen[i] += 1
-            if self._fault_seen[i] <= fault.after:
+            key = (i, fault)
+            self._fault_seen[key] += 1
+            if self._fault_seen[key] <= fault.after:
                 continue
-            if fault.times is not None and self._fault_hits[i] >= fault.times:
+            if fault.times is not None and self._fault_hits[key] >= fault.times:
                 continue
             if fault.probability < 1.0 and self._rng.random() >= fault.probability:
                 continue
-            self._fault_hits[i] += 1
+            self._fault_hits[key] += 1
             return fault
         return None
 

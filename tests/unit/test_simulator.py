@@ -143,4 +143,6 @@ def test_bad_settings_are_refused_with_a_reason():
         Timing.parse("sometimes")
     with pytest.raises(InvalidArgument, match="cannot read condition"):
         Condition.parse("bbox_shift >>> 3")
-    assert Condition.parse('voice in ["onyx", "nova"]').matches({"voice": "nova"})
+    rule = Fault("task_failed", when=Condition.parse('voice in ["onyx", "nova"]'))
+    assert rule.when.matches({"voice": "nova"}) and not rule.when.matches({"voice": "echo"})
+    assert hash(rule)  # faults key the simulator's counters
