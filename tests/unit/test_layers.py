@@ -1,0 +1,72 @@
+"""Imports go down the layers of ARCHITECTURE.md; the public API is small and pinned."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+MOCK_SERVER_MAY_IMPORT = {"navtalk_sweep.simulator", "navtalk_sweep.contract", "navtalk_sweep.errors",
+                          "navtalk_sweep.clock", "navtalk_sweep.media"}
+
+
+def test_import_linter_contracts_hold():
+    lint = shutil.which("lint-imports")
+    if lint is None:
+        pytest.skip("import-linter is not installed")
+    result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def imports_of(path: Path) -> set[str]:
+    out = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+    return out
+
+
+def test_mock_server_uses_only_the_simulator_side_of_the_package():
+    for path in (ROOT / "mock_server").glob("*.py"):
+        ours = {m for m in imports_of(path) if m.startswith("navtalk_sweep")}
+        assert ours <= MOCK_SERVER_MAY_IMPORT, (path.name, ours - MOCK_SERVER_MAY_IMPORT)
+
+
+def test_lower_layers_import_no_http_library():
+    for name in ("contract.py", "errors.py", "media.py", "clock.py"):
+        assert not {m for m in imports_of(ROOT / "navtalk_sweep" / name) if m.split(".")[0] in ("httpx", "respx")}
+    for path in (ROOT / "navtalk_sweep" / "simulator").glob("*.py"):
+        assert not {m for m in imports_of(path) if m.split(".")[0] in ("httpx", "respx", "uvicorn")}
+
+
+@pytest.mark.parametrize(("module", "names"), [
+    ("navtalk_sweep.scenario", ["PARAMETERS", "Case", "Expect", "Grid", "LoadedFile", "Sample", "Scenario",
+                                "ScenarioFile", "ScenarioPlan", "case_id_of", "json_schema", "load_path",
+                                "load_scenarios", "load_text", "scenario_files"]),
+    ("navtalk_sweep.simulator", ["FAULT_KINDS", "Condition", "Fault", "MediaFetcher", "Reply", "Simulator",
+                                 "SimulatorConfig", "Task", "Timing"]),
+    ("navtalk_sweep.report", ["Comparison", "axes_of", "compare_runs", "format_comparison", "junit_tree",
+                              "merge_runs", "percentile", "render_html", "summary", "write_html", "write_junit"]),
+    ("mock_server", ["HttpReply", "MockService", "MockTransport", "create_app", "create_service",
+                     "openapi_document"]),
+])
+def test_public_api_is_pinned(module, names):
+    mod = __import__(module, fromlist=["__all__"])
+    assert mod.__all__ == names
+    for name in names:
+        assert hasattr(mod, name)
+
+
+def test_errors_form_one_tree():
+    from navtalk_sweep import errors
+
+    for name in errors.__all__:
+        assert issubclass(getattr(errors, name), errors.NavTalkSweepError)
+    assert issubclass(errors.InvalidArgument, TypeError)
