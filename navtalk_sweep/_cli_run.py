@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import time
 from collections import Counter
@@ -100,8 +101,22 @@ def _reuse_map(path: str | None) -> dict[str, dict[str, Any]]:
     out = {}
     for rec in run.records:
         if rec.get("final_status") == "done" and rec.get("outcome") != "skipped":
-            out[rec["case_id"]] = {**rec, "run_id": run.meta.get("run_id", str(run.path))}
+            video = rec.get("video")
+            if video and (run.path / video).is_file():
+                video = str((run.path / video).resolve())  # copied into the new run at the end
+            out[rec["case_id"]] = {**rec, "video": video, "run_id": run.meta.get("run_id", str(run.path))}
     return out
+
+
+def _adopt_videos(run_dir: Path, records: list[dict[str, Any]]) -> None:
+    """Copy reused videos into this run, so a run directory stands on its own."""
+    for rec in records:
+        video = rec.get("video")
+        if video and Path(video).is_absolute() and Path(video).is_file():
+            (run_dir / "videos").mkdir(exist_ok=True)
+            dest = run_dir / "videos" / f"{rec['key']}.mp4"
+            shutil.copyfile(video, dest)
+            rec["video"] = f"videos/{dest.name}"
 
 
 async def _execute(args: argparse.Namespace, run_dir: Path, target: _Target, runner_kwargs: dict[str, Any],
@@ -212,6 +227,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         journal.close()
         progress.close()
     records = _final_records(run_dir)
+    _adopt_videos(run_dir, records)
     write_results(run_dir, records)
     outcomes = Counter(r["outcome"] for r in records)
     meta.update(status="stopped" if runner.stop_reason else "finished", stop_reason=runner.stop_reason,

@@ -109,3 +109,33 @@ def test_heatmaps_and_marks(page, report):
     text = Path(download.value.path()).read_text(encoding="utf-8")
     assert '"rating": "4"' in text
     assert page.errors == []
+
+
+def test_ten_thousand_cases_stay_paged_sortable_and_filterable(browser, tmp_path):
+    from navtalk_sweep.report import write_html
+    from navtalk_sweep.results import load_run, write_meta, write_results
+
+    records = []
+    for i in range(10_000):
+        shift, margin = i % 19 - 9, (i // 19) % 11 * 5
+        records.append({"case_id": f"{i:012x}", "key": f"{i:012x}", "scenario": "big", "mode": 4,
+                        "label": f"image+tts bbox_shift={shift} extra_margin={margin} n={i}",
+                        "params": {"bbox_shift": shift, "extra_margin": margin},
+                        "outcome": "passed" if i % 10 else "failed", "time_to_done": 5 + (i * 7919 % 1500) / 100,
+                        "polls": 3, "request": {}, "status_history": []})
+    write_results(tmp_path, records)
+    write_meta(tmp_path, {"run_id": "big"})
+    path = write_html(load_run(tmp_path))
+    page = browser.new_page()
+    try:
+        page.goto(path.as_uri())
+        assert page.locator("#pager").inner_text().startswith("10000 of 10000 cases · page 1/50")
+        assert page.locator("#cases-body tr").count() == 200  # the DOM holds one page, not 10,000 rows
+        page.click("#cases-head th[data-col='t']")
+        page.click("#cases-head th[data-col='t']")
+        column = page.locator("#cases-head th").all_inner_texts().index("time to done")
+        assert page.locator("#cases-body tr").first.locator("td").nth(column).inner_text() == "19.99"
+        page.select_option("select[data-filter='outcome']", "failed")
+        assert page.locator("#pager").inner_text().startswith("1000 of 10000 cases")
+    finally:
+        page.close()
