@@ -10,13 +10,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from navtalk_sweep.clock import ManualClock, monotonic
-from navtalk_sweep.simulator import Simulator, SimulatorConfig
-
 from mock_server.asgi import create_app
 from mock_server.openapi import openapi_document
 from mock_server.service import HttpReply, MockService
 from mock_server.transport import MockTransport
+from navtalk_sweep.clock import ManualClock, monotonic
+from navtalk_sweep.simulator import Simulator, SimulatorConfig
 
 __all__ = ["HttpReply", "MockService", "MockTransport", "create_app", "create_service", "openapi_document"]
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from navtalk_sweep.contract import DEFAULT_CHARACTERS, FACE_CONTROLS, FACE_FIELDS, KNOWN_STATUSES, SPEECH_FIELDS, VOICES, Mode
+from navtalk_sweep.contract import (
+    DEFAULT_CHARACTERS,
+    FACE_CONTROLS,
+    FACE_FIELDS,
+    KNOWN_STATUSES,
+    SPEECH_FIELDS,
+    VOICES,
+    Mode,
+)
 
 
 def _error(description: str) -> dict[str, Any]:

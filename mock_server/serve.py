@@ -9,9 +9,8 @@ from pathlib import Path
 import httpx
 import uvicorn
 
-from navtalk_sweep.simulator import SimulatorConfig
-
 from mock_server import create_app, create_service
+from navtalk_sweep.simulator import SimulatorConfig
 
 
 def _loopback_get(url: str) -> bytes | None:

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from mock_server.openapi import openapi_document
+from mock_server.video import result_video
 from navtalk_sweep.contract import redact
 from navtalk_sweep.errors import NavTalkSweepError
 from navtalk_sweep.simulator import Reply, Simulator, SimulatorConfig
-
-from mock_server.openapi import openapi_document
-from mock_server.video import result_video
 
 JSON = "application/json"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-]+/[A-Za-z0-9_.\-]+$")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -54,7 +54,7 @@ class NavTalkMock:
     def stop(self) -> None:
         self.router.stop()
 
-    def __enter__(self) -> NavTalkMock:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

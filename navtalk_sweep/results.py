@@ -19,8 +19,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from navtalk_sweep.errors import RunError
-from navtalk_sweep.runner import CaseFinished, CaseSubmitted, Event, JobState, StatusObserved, SubmitRetried, \
-    SubmitStarted, PollFailed, event_from_dict
+from navtalk_sweep.runner import (
+    CaseFinished,
+    CaseSubmitted,
+    Event,
+    JobState,
+    PollFailed,
+    StatusObserved,
+    SubmitRetried,
+    SubmitStarted,
+    event_from_dict,
+)
 
 __all__ = ["Journal", "Run", "load_run", "new_run_id", "replay", "write_results"]
 

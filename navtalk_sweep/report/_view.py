@@ -97,8 +97,8 @@ def heatmap_svg(records: Sequence[dict[str, Any]], x: str, y: str, xs: Sequence[
     low, high = (min(present), max(present)) if present else (0.0, 1.0)
     cw, ch, left, top = 64, 28, 110, 40
     width, height = left + cw * len(xs) + 10, top + ch * len(ys) + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{width}" height="{height}" '
-             f'role="img" aria-label="{escape(metric)} over {escape(x)} and {escape(y)}">',
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{width}" height="{height}" '
+             f'role="img" aria-label="{escape(metric)} over {escape(x)} and {escape(y)}">'),
              f'<text x="{left}" y="14" class="axis">{escape(x)} →</text>',
              f'<text x="4" y="{top - 6}" class="axis">{escape(y)} ↓</text>']
     for i, xv in enumerate(xs):

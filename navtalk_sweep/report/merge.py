@@ -28,8 +28,8 @@ def merge_runs(paths: list[str], out: Path) -> Run:
     records = list(by_key.values())
     meta = {"run_id": out.name, "merged_from": [str(r.meta.get("run_id") or r.path) for r in runs],
             "scenarios": sorted({s for r in runs for s in r.meta.get("scenarios", [])}),
-            "target": runs[0].meta.get("target"), "started_at": min((r.meta.get("started_at") or "" for r in runs)),
-            "finished_at": max((r.meta.get("finished_at") or "" for r in runs)), "status": "merged"}
+            "target": runs[0].meta.get("target"), "started_at": min(r.meta.get("started_at") or "" for r in runs),
+            "finished_at": max(r.meta.get("finished_at") or "" for r in runs), "status": "merged"}
     write_results(out, records)
     write_meta(out, meta)
     return Run(out, meta, records)

@@ -18,11 +18,18 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from navtalk_sweep.contract import FACE_FIELDS, SPEECH_FIELDS, VOICES, estimate_text_seconds, mode_of, redact_request, request_id
+from navtalk_sweep.contract import (
+    FACE_FIELDS,
+    SPEECH_FIELDS,
+    VOICES,
+    estimate_text_seconds,
+    mode_of,
+    redact_request,
+    request_id,
+)
 from navtalk_sweep.errors import ContractViolation
 from navtalk_sweep.media import audio_seconds
-from navtalk_sweep.simulator._config import HTTP_FAULTS, LOST_AFTER_CREATE, REJECT, TASK_FAULTS, Fault, \
-    SimulatorConfig
+from navtalk_sweep.simulator._config import HTTP_FAULTS, LOST_AFTER_CREATE, REJECT, TASK_FAULTS, Fault, SimulatorConfig
 
 #: reads a media URL the simulator may reach; None when it cannot
 MediaFetcher = Callable[[str], bytes | None]

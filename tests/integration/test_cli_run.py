@@ -34,7 +34,7 @@ FAST = ["--first-poll", "0.3", "--poll-interval", "0.2", "--max-poll-interval", 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "navtalk_sweep.cli", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+                          timeout=timeout, env={**os.environ, **(env or {})}, check=False)
 
 
 @pytest.fixture

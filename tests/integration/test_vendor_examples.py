@@ -21,7 +21,7 @@ WAV_B64 = base64.b64encode((DATA / "obama_2s_mono.wav").read_bytes()).decode()  
 
 def curl_examples() -> list[str]:
     """Each `curl -X POST ...` command of the page, as written there."""
-    return re.findall(r"curl -X POST .*?\}'", DOC, flags=re.S)
+    return re.findall(r"curl -X POST .*?\}'", DOC, flags=re.DOTALL)
 
 
 def run_curl(command: str) -> dict:

@@ -24,8 +24,8 @@ def test_each_mode_is_recognised(mode):
     ({"character_name": "girl2"}, "no speech source: give one of audio_url, audio_base64, content"),
     ({"character_name": "girl2", "audio_url": "a", "content": "hi"},
      "two speech sources: audio_url and content (give exactly one)"),
-    ({"character_name": "girl2", "content": "hi"}, "content needs a voice (one of alloy, echo, fable, onyx, nova, "
-                                                   "shimmer)"),
+    ({"character_name": "girl2", "content": "hi"}, ("content needs a voice (one of alloy, echo, fable, onyx, nova, "
+                                                   "shimmer)")),
     ({"character_name": "girl2", "audio_url": "a", "voice": "nova"},
      "voice is only for text speech, not with audio_url"),
 ])

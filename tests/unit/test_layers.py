@@ -20,7 +20,7 @@ def test_import_linter_contracts_hold():
     # import-linter is a test dependency: look beside this Python first, then on PATH
     lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
     assert lint is not None, "install the test extras: pip install -e '.[test]'"
-    result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -23,7 +23,7 @@ def mock():
 
 
 def test_admin_endpoints(mock):
-    service, http, _ = mock
+    _service, http, _ = mock
     http.post("/generate", json=TTS)
     assert http.get("/__admin/calls").json() == {"calls": {"generate": 1}, "submits": {request_id(TTS): 1}}
     tasks = http.get("/__admin/tasks").json()

@@ -69,7 +69,7 @@ def test_plugin_module_imports_only_pytest_at_start_up():
     import ast
     import inspect
 
-    import navtalk_sweep.plugin as plugin
+    from navtalk_sweep import plugin
 
     tree = ast.parse(inspect.getsource(plugin))
     top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]

@@ -41,7 +41,7 @@ def test_error_message_with_script_is_text_not_markup(tmp_path):
     assert "<script>alert" not in html and "<img src=x" not in html
     assert html.count("<script") == 2  # the data island and the page's own script
     data = json.loads(re.search(r'<script type="application/json" id="navtalk-data">(.*?)</script>', html,
-                                re.S).group(1))
+                                re.DOTALL).group(1))
     assert data["rows"][0]["error"] == evil  # intact as data, rendered as text by the page
 
 

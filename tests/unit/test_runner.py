@@ -92,7 +92,7 @@ def test_rejected_licence_stops_the_run_at_once():
 
 
 def test_identical_server_errors_stop_the_run():
-    records, sim, runner, _ = run(cases(30), {"faults": [{"kind": "http_500", "endpoint": "submit"}]},
+    _records, sim, runner, _ = run(cases(30), {"faults": [{"kind": "http_500", "endpoint": "submit"}]},
                                   concurrency=1, identical_errors=4)
     assert "4 identical errors in a row" in runner.stop_reason
     assert sim.calls["generate"] == 4
@@ -135,7 +135,7 @@ def test_expectations_decide_the_outcome():
 
 
 def test_adaptive_polling_uses_fewer_calls_than_fixed_two_seconds():
-    records, sim, _, _ = run(cases(40), concurrency=4)
+    _records, sim, _, _ = run(cases(40), concurrency=4)
     per_task = sim.calls["query_status"] / 40
     fixed = sum((t.duration // 2) + 1 for t in sim.tasks.values()) / 40
     assert per_task * 1.5 <= fixed
