@@ -43,7 +43,7 @@ def audio_seconds(data: bytes) -> float | None:
     import av
 
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), mode="r") as container:
             if not container.streams.audio:
                 return None
             stream = container.streams.audio[0]

@@ -47,7 +47,7 @@ class NavTalkMock:
 
     # -- lifecycle ---------------------------------------------------------------------
 
-    def start(self) -> NavTalkMock:
+    def start(self) -> Self:
         self.router.start()
         return self
 

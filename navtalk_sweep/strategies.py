@@ -21,7 +21,7 @@ __all__ = ["broken_submit_bodies", "face_controls", "submit_bodies"]
 
 _URLS = st.sampled_from(["https://example.com/video.mp4", "https://example.com/photo.jpg",
                          "https://example.com/audio.mp3", "http://127.0.0.1:9/nothing.wav"])
-_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=80).filter(str.strip)
+_TEXT = st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=80).filter(str.strip)
 
 
 def face_controls(*, within_suggestion: bool = False) -> st.SearchStrategy[dict[str, Any]]:
@@ -57,8 +57,10 @@ def submit_bodies(*, modes: Sequence[Mode] | None = None, license: str = "sk-tes
 
     def build(mode: Mode) -> st.SearchStrategy[dict[str, Any]]:
         face = st.sampled_from(list(characters)) if mode.face_field == "character_name" else _URLS
-        return st.tuples(face, _speech(mode.speech_field), face_controls()).map(
-            lambda t, m=mode: {"license": license, m.face_field: t[0], **t[1], **t[2]})
+        def body(parts: tuple[str, dict[str, Any], dict[str, Any]]) -> dict[str, Any]:
+            return {"license": license, mode.face_field: parts[0], **parts[1], **parts[2]}
+
+        return st.tuples(face, _speech(mode.speech_field), face_controls()).map(body)
 
     return st.sampled_from(chosen).flatmap(build)
 

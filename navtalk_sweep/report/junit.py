@@ -20,7 +20,7 @@ def junit_tree(run: Run) -> ET.ElementTree:
     for rec in run.records:
         suites[rec.get("scenario") or "navtalk"].append(rec)
     root = ET.Element("testsuites", name="navtalk-sweep")
-    totals = defaultdict(int)
+    totals: defaultdict[str, int] = defaultdict(int)
     for name, recs in suites.items():
         counts = {"tests": len(recs), "failures": 0, "errors": 0, "skipped": 0}
         suite = ET.SubElement(root, "testsuite", name=name)

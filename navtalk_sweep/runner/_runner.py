@@ -372,9 +372,10 @@ class Runner:
                 "params": dict(case.params), "request": redact_request(case.request),
                 "speech_seconds": case.speech_seconds, **base,
             }
-            rec["outcome"], rec["checks"] = evaluate(case, rec, forced=outcome, rejected=rejected, unknown=unknown)
+            verdict, rec["checks"] = evaluate(case, rec, forced=outcome, rejected=rejected, unknown=unknown)
+            rec["outcome"] = verdict
             records.append(rec)
-            self.outcomes[rec["outcome"]] += 1
+            self.outcomes[verdict] += 1
         st.finished = final
         self.emit(CaseFinished(self.now(), job.key, records, final))
         if final and any(r["outcome"] in ("failed", "error", "timeout", "rejected") for r in records):

@@ -11,6 +11,7 @@ import math
 import random
 from collections.abc import Iterator, Sequence
 from itertools import combinations, product
+from random import Random  # the bare name: Grid.random would shadow the module in annotations
 
 Index = tuple[int, ...]
 #: an exclusion rule: for each axis it constrains, the value indexes it matches
@@ -123,7 +124,7 @@ class Grid:
         return cases
 
     def _complete(self, partial: dict[int, int], uncovered: set[tuple[int, int, int, int]],
-                  rng: random.Random) -> Index | None:
+                  rng: Random) -> Index | None:
         case = dict(partial)
         for axis in range(len(self.sizes)):
             if axis in case:

@@ -214,7 +214,7 @@ class _Builder:
         if isinstance(spec, m.Link):
             columns: dict[str, list[Scalar]] = {}
             for field_name, values in spec.link.items():
-                vals = values.values() if isinstance(values, m.Range) else list(values)
+                vals: list[Scalar] = list(values.values()) if isinstance(values, m.Range) else list(values)
                 for i, v in enumerate(vals):
                     check(field_name, v, (*loc, "link", field_name, i) if isinstance(values, list) else
                           (*loc, "link", field_name))
@@ -228,12 +228,12 @@ class _Builder:
         if not spec:
             raise self.err(loc, f"axis '{name}' has no values")
         if isinstance(spec[0], dict):
-            values = []
+            rows_: list[AxisValue] = []
             for i, row in enumerate(spec):
                 for k, v in row.items():
                     check(k, v, (*loc, i, k))
-                values.append(AxisValue(tuple(row.items())))
-            return Axis(name, tuple(values))
+                rows_.append(AxisValue(tuple(row.items())))
+            return Axis(name, tuple(rows_))
         if name not in PARAMETERS:
             hint = did_you_mean(name, PARAMETERS)
             if hint:

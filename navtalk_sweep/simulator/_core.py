@@ -150,8 +150,7 @@ class Simulator:
             raw = str(body["audio_base64"])
             if raw.startswith("data:"):
                 raw = raw.partition(",")[2]
-            data = base64.b64decode(raw, validate=True)
-            return audio_seconds(data) or self.config.unknown_audio_seconds
+            return audio_seconds(base64.b64decode(raw, validate=True)) or self.config.unknown_audio_seconds
         url = str(body.get("audio_url", ""))
         data = self.fetch_media(url) if self.fetch_media else None
         if data is None:

@@ -71,3 +71,10 @@ def test_errors_form_one_tree():
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.NavTalkSweepError)
     assert issubclass(errors.InvalidArgument, TypeError)
+
+
+def test_package_type_checks_strictly():
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
+    assert mypy is not None, "install the test extras: pip install -e '.[test]'"
+    result = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:]
