@@ -23,6 +23,7 @@ from navtalk_sweep.errors import NavTalkSweepError
 from navtalk_sweep.simulator import Reply, Simulator, SimulatorConfig
 
 JSON = "application/json"
+_SECRET_PARAMS = re.compile(r"((?:license|sig|signature|token|key)=)[^&]+", re.IGNORECASE)
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-]+/[A-Za-z0-9_.\-]+$")
 
 
@@ -91,9 +92,8 @@ class MockService:
     def handle(self, method: str, path: str, query: str, body: bytes, base_url: str) -> HttpReply:
         reply = self._route(method, path, parse_qs(query), body, base_url.rstrip("/"))
         if self.log is not None:
-            shown = redact(f"{path}?{query}" if query else path, [q for v in parse_qs(query).values() for q in v
-                                                                  if q.startswith("sk")])
-            shown = re.sub(r"(license=)[^&]+", r"\1***", shown)
+            # licences and URL signatures never reach a log line
+            shown = redact(re.sub(_SECRET_PARAMS, r"\1***", f"{path}?{query}" if query else path))
             self.log(f"{method} {shown} -> {'drop' if reply.drop else reply.status}")
         return reply
 

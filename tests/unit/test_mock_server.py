@@ -68,7 +68,9 @@ def test_one_log_line_per_request_and_no_licence(mock):
     _, http, lines = mock
     http.post("/generate", json=TTS)
     http.get("/query_status", params={"license": FAKE_LICENSE, "task_id": "x"})
-    assert lines == ["POST /generate -> 200", "GET /query_status?license=***&task_id=x -> 404"]
+    http.get("/results/x.mp4", params={"sv": "2025", "sig": "secret-signature"})
+    assert lines == ["POST /generate -> 200", "GET /query_status?license=***&task_id=x -> 404",
+                     "GET /results/x.mp4?sv=2025&sig=*** -> 404"]
 
 
 def test_openapi_document_names_the_nine_modes(mock):
@@ -76,3 +78,42 @@ def test_openapi_document_names_the_nine_modes(mock):
     doc = http.get("/openapi.json").json()
     modes = doc["paths"]["/generate"]["post"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
     assert [m["title"] for m in modes][:2] == ["mode 1: video+audio_url", "mode 2: video+base64"] and len(modes) == 9
+
+
+def test_the_asgi_app_also_works_through_httpx_asgi_transport():
+    import anyio
+
+    from mock_server import create_app
+
+    service = create_service(seed=1, clock=ManualClock())
+
+    async def main():
+        transport = httpx.ASGITransport(app=create_app(service))
+        async with httpx.AsyncClient(transport=transport, base_url="http://mock.test") as http:
+            started = (await http.post("/generate", json=TTS)).json()
+            status = (await http.get("/query_status", params={"license": "k", "task_id": started["task_id"]})).json()
+            return started, status
+
+    started, status = anyio.run(main)
+    assert started["status"] == "started" and status == {"status": "started"}
+
+
+def test_result_video_falls_back_to_the_bundled_file_without_pyav(monkeypatch):
+    import builtins
+
+    from mock_server import video
+
+    real_import = builtins.__import__
+
+    def no_av(name, *args, **kwargs):
+        if name == "av":
+            raise ImportError("no PyAV here")
+        return real_import(name, *args, **kwargs)
+
+    video._cached.cache_clear()
+    monkeypatch.setattr(builtins, "__import__", no_av)
+    try:
+        data = video.result_video(7.3)
+    finally:
+        video._cached.cache_clear()
+    assert data == video.FALLBACK.read_bytes() and data[4:8] == b"ftyp"
