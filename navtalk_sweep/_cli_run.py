@@ -71,6 +71,19 @@ class _Target:
                 "status_url": self.endpoint.status_url, "license": redact_license(self.endpoint.license)}
 
 
+def _shard(text: str | None) -> tuple[int, int]:
+    """``K/N`` (1-based) as (index, count); every N-th case from the K-th, in plan order."""
+    if not text:
+        return 0, 1
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        k = n = 0
+    if not 1 <= k <= n:
+        raise InvalidArgument(f"--shard must be K/N with 1 <= K <= N, got {text!r}")
+    return k - 1, n
+
+
 def _read_config(path: str) -> dict[str, Any]:
     import yaml
 
@@ -193,7 +206,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     plans, warnings = load_scenarios(files)
     for warning in warnings:
         print(warning, file=sys.stderr)
-    cases = [c for p in plans for c in p]
+    shard, shards = _shard(args.shard)
+    cases = [c for i, c in enumerate(c for p in plans for c in p) if i % shards == shard]
     jobs = plan_jobs(cases, args.repeat)
     target = _Target(args)
     if args.dry_run:
@@ -293,6 +307,7 @@ def register(sub: Any) -> None:
     p.add_argument("--max-speech-seconds", type=float, help="budget: seconds of speech at most")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first case that does not pass")
     p.add_argument("--max-failures", type=int, help="stop after this many cases that do not pass")
+    p.add_argument("--shard", metavar="K/N", help="run only shard K of N (CI parallelism; join with merge)")
     p.add_argument("--repeat", type=int, default=1, help="run every case N times (finds flaky cases)")
     p.add_argument("--dry-run", action="store_true", help="count what would be sent, send nothing")
     p.add_argument("--yes", action="store_true", help="do not ask before sending many paid tasks")

@@ -80,3 +80,15 @@ def test_broken_mock_config_is_a_one_line_usage_error(tmp_path, capsys):
 def test_resume_or_files_are_required(bad, capsys):
     assert main(["run", *bad]) == 2
     assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_shards_merge_back_into_the_whole_run(tmp_path, capsys):
+    for k in (1, 2, 3):
+        assert main(["run", str(SCENARIOS / "quickstart.yaml"), "--shard", f"{k}/3", "--run-dir",
+                     str(tmp_path / f"s{k}"), "--no-download"]) == 0
+    sizes = [len(results(tmp_path / f"s{k}")) for k in (1, 2, 3)]
+    assert sizes == [9, 9, 9]
+    assert main(["merge", *(str(tmp_path / f"s{k}") for k in (1, 2, 3)), "--out", str(tmp_path / "all")]) == 0
+    assert len({r["case_id"] for r in results(tmp_path / "all")}) == 27
+    assert main(["run", str(SCENARIOS / "quickstart.yaml"), "--shard", "4/3"]) == 2
+    assert capsys.readouterr().err.endswith("error: --shard must be K/N with 1 <= K <= N, got '4/3'\n")
