@@ -44,8 +44,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def mock_process(*args: str) -> Iterator[str]:
-    """``navtalk-sweep mock`` as a child process; yields its base URL."""
+def mock_process(*args: str, log: list[str] | None = None) -> Iterator[str]:
+    """``navtalk-sweep mock`` as a child process; yields its base URL; its stderr lines go to ``log``."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "navtalk_sweep.cli", "mock", "--port", str(port), *args],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -64,6 +64,9 @@ def mock_process(*args: str) -> Iterator[str]:
     finally:
         proc.terminate()
         try:
-            proc.communicate(timeout=10)
+            _, err = proc.communicate(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            _, err = proc.communicate()
+        if log is not None:
+            log.extend(err.splitlines())

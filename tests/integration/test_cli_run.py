@@ -152,3 +152,17 @@ def test_killed_runs_resume_without_paying_twice_or_losing_results(tmp_path):
     assert all(r["outcome"] == "passed" for r in finished)
     assert len(calls["submits"]) == len(records) - sum(
         1 for r in records if r["submit_unknown"] and r["task_id"] is None and r["case_id"] not in calls["submits"])
+
+
+def test_mock_server_logs_one_line_per_request_even_for_a_dropped_connection(tmp_path):
+    config = tmp_path / "mock.yaml"
+    config.write_text(yaml.safe_dump({"faults": [{"kind": "drop", "endpoint": "query", "times": 1}]}))
+    log: list[str] = []
+    with mock_process("--config", str(config), log=log) as base:
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.get(f"{base}/query_status", params={"license": FAKE_LICENSE, "task_id": "x"})
+        httpx.get(f"{base}/query_status", params={"license": FAKE_LICENSE, "task_id": "x"})
+    requests = [line for line in log if line.startswith("GET /query_status")]
+    assert requests == ["GET /query_status?license=***&task_id=x -> drop",
+                        "GET /query_status?license=***&task_id=x -> 404"]
+    assert not any("Traceback" in line or FAKE_LICENSE in line for line in log)
