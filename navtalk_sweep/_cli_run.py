@@ -240,7 +240,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         journal.close()
         progress.close()
-    records = _final_records(run_dir)
+    records = _final_records(run_dir, {job.key for job in jobs})
     _adopt_videos(run_dir, records)
     write_results(run_dir, records)
     outcomes = Counter(r["outcome"] for r in records)
@@ -261,9 +261,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if bad else EXIT_OK
 
 
-def _final_records(run_dir: Path) -> list[dict[str, Any]]:
+def _final_records(run_dir: Path, keys: set[str]) -> list[dict[str, Any]]:
+    """The last record of every job of this run (a resumed run may name fewer scenarios)."""
     replayed = replay(read_journal(run_dir / "journal.jsonl"))
-    return [r for recs in replayed.records.values() for r in recs]
+    return [r for key, recs in replayed.records.items() if key in keys for r in recs]
 
 
 def cmd_mock(args: argparse.Namespace) -> int:

@@ -107,6 +107,9 @@ def replay(events: Iterable[Event]) -> Replayed:
         elif isinstance(ev, CaseFinished):
             out.records[key] = ev.records
             st.finished = ev.final
+            if not ev.final and st.task_id is None:
+                # the runner ends a job early only when its submit was refused or never sent
+                st.submitting = False
     return out
 
 

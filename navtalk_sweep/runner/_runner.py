@@ -261,7 +261,8 @@ class Runner:
                 await self._sleep(wait)
                 continue
             except LicenseRejected as exc:
-                self._finish(job, {"error": str(exc)}, outcome="error")
+                # no task was created: a resume with the right licence runs this case again
+                self._finish(job, {"error": str(exc)}, outcome="error", final=False)
                 self.stop(f"licence rejected: {exc}")
                 return False
             except ServiceError as exc:
@@ -284,7 +285,7 @@ class Runner:
                 return False
             return True
         self._finish(job, {"error": f"submit gave up after {self.options.submit_retries + 1} attempts "
-                                    "(no task was created)"}, outcome="error")
+                                    "(no task was created)"}, outcome="error", final=False)
         return False
 
     async def _poll(self, job: Job) -> None:

@@ -92,3 +92,15 @@ def test_shards_merge_back_into_the_whole_run(tmp_path, capsys):
     assert len({r["case_id"] for r in results(tmp_path / "all")}) == 27
     assert main(["run", str(SCENARIOS / "quickstart.yaml"), "--shard", "4/3"]) == 2
     assert capsys.readouterr().err.endswith("error: --shard must be K/N with 1 <= K <= N, got '4/3'\n")
+
+
+def test_a_run_stopped_by_a_wrong_licence_resumes_with_the_right_one(tmp_path, capsys):
+    config = tmp_path / "mock.yaml"
+    config.write_text(yaml.safe_dump({"licenses": ["sk-test-right-key"]}))
+    run_dir = tmp_path / "r"
+    args = [str(SCENARIOS / "every_voice.yaml"), "--run-dir", str(run_dir), "--mock-config", str(config)]
+    assert main(["run", *args, "--license", "sk-test-wrong-key"]) == 1
+    assert {r["outcome"] for r in results(run_dir)} <= {"error", "skipped"}
+    assert main(["run", "--resume", str(run_dir), "--mock-config", str(config), "--license",
+                 "sk-test-right-key"]) == 0
+    assert {r["outcome"] for r in results(run_dir)} == {"passed"} and len(results(run_dir)) == 12
