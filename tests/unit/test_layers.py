@@ -78,3 +78,18 @@ def test_package_type_checks_strictly():
     assert mypy is not None, "install the test extras: pip install -e '.[test]'"
     result = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_top_level_api_is_pinned_and_lazy():
+    code = ("import sys, navtalk_sweep; heavy = {'pydantic', 'httpx', 'respx', 'yaml', 'av'} & set(sys.modules); "
+            "print(sorted(heavy)); print(navtalk_sweep.Mode(4).label)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.splitlines() == ["[]", "image+tts"]
+    import navtalk_sweep
+
+    assert navtalk_sweep.__all__ == [
+        "AsyncNavTalkClient", "Case", "Endpoint", "Fault", "Mode", "NavTalkClient", "NavTalkMock",
+        "NavTalkSweepError", "RunOptions", "Runner", "Simulator", "SimulatorConfig", "__version__", "load_run",
+        "load_scenarios", "mode_of"]
+    for name in navtalk_sweep.__all__:
+        assert getattr(navtalk_sweep, name) is not None
