@@ -29,7 +29,24 @@ _EXPORTS = {
     "mode_of": "navtalk_sweep.contract",
 }
 
-__all__ = sorted([*_EXPORTS, "__version__"])
+__all__ = [
+    "AsyncNavTalkClient",
+    "Case",
+    "Endpoint",
+    "Fault",
+    "Mode",
+    "NavTalkClient",
+    "NavTalkMock",
+    "NavTalkSweepError",
+    "RunOptions",
+    "Runner",
+    "Simulator",
+    "SimulatorConfig",
+    "__version__",
+    "load_run",
+    "load_scenarios",
+    "mode_of",
+]
 
 if TYPE_CHECKING:
     from navtalk_sweep.client import AsyncNavTalkClient, Endpoint, NavTalkClient

@@ -93,3 +93,9 @@ def test_top_level_api_is_pinned_and_lazy():
         "load_scenarios", "mode_of"]
     for name in navtalk_sweep.__all__:
         assert getattr(navtalk_sweep, name) is not None
+
+
+def test_lazy_exports_match_all():
+    import navtalk_sweep
+
+    assert sorted([*navtalk_sweep._EXPORTS, "__version__"]) == navtalk_sweep.__all__
