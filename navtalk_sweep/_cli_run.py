@@ -19,7 +19,7 @@ from navtalk_sweep._progress import Progress
 from navtalk_sweep.client import AsyncNavTalkClient, Endpoint
 from navtalk_sweep.clock import ManualClock, run_virtual
 from navtalk_sweep.contract import redact_license
-from navtalk_sweep.errors import InvalidArgument, RunError
+from navtalk_sweep.errors import ClientError, InvalidArgument, RunError
 from navtalk_sweep.media import have_av, probe_video
 from navtalk_sweep.results import Journal, load_run, new_run_id, read_journal, replay, write_meta, write_results
 from navtalk_sweep.runner import BAD_OUTCOMES, Event, Runner, RunOptions, plan_jobs
@@ -138,7 +138,7 @@ async def _execute(args: argparse.Namespace, run_dir: Path, target: _Target, run
     timeout = httpx.Timeout(args.request_timeout)
     async with httpx.AsyncClient(transport=target.transport, limits=limits, timeout=timeout) as http:
         client = AsyncNavTalkClient(target.endpoint, http)
-        media_url = await _media_url(target, http)
+        media_url = await _prepare_media(target, client, jobs)
         fetch = _fetcher(client, run_dir) if args.download else None
         runner = Runner(client, _options(args), emit, now=_now(target), media_url=media_url, fetch=fetch,
                         **runner_kwargs)
@@ -152,25 +152,30 @@ def _now(target: _Target) -> Any:
     return time.time
 
 
-async def _media_url(target: _Target, http: httpx.AsyncClient) -> Any:
-    """How local files become URLs the target can fetch: uploaded to a mock, else refused."""
+async def _prepare_media(target: _Target, client: AsyncNavTalkClient, jobs: list[Any]) -> Any:
+    """Hand every local file to the target before any submit; returns how a token becomes a URL.
+
+    The in-process mock takes them directly, ``navtalk-sweep mock`` by upload; a target that
+    cannot take them stops the run here, before anything is paid for.
+    """
     base = target.endpoint.generate_url.rsplit("/", 1)[0]
-    uploaded: dict[str, str] = {}
-
-    def media_url(token: str, path: str) -> str:
-        name = token.removeprefix("media://")
-        if name not in uploaded:
+    urls: dict[str, str] = {}
+    for job in jobs:
+        for token, path in job.case.files.items():
+            if token in urls:
+                continue
+            name = token.removeprefix("media://")
+            data = Path(path).read_bytes()
             if target.service is not None:
-                target.service.uploads[name] = Path(path).read_bytes()
+                target.service.uploads[name] = data
             else:
-                response = httpx.put(f"{base}/__admin/media/{name}", content=Path(path).read_bytes(), timeout=30)
-                if response.status_code != 200:
-                    raise InvalidArgument(f"{path}: the target cannot take local files (it is not a navtalk-sweep "
-                                          "mock); give the face as a video_url or image_url instead")
-            uploaded[name] = f"{base}/media/{name}"
-        return uploaded[name]
-
-    return media_url
+                try:
+                    await client.upload(f"{base}/__admin/media/{name}", data)
+                except ClientError as exc:
+                    raise InvalidArgument(f"{path}: the target cannot take local files ({exc}); give the face "
+                                          "as a video_url or image_url instead") from None
+            urls[token] = f"{base}/media/{name}"
+    return lambda token, path: urls[token]
 
 
 def _fetcher(client: AsyncNavTalkClient, run_dir: Path) -> Any:

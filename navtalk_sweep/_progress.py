@@ -20,8 +20,10 @@ class Progress:
         self.started = time.monotonic()
         self._last = 0.0
         self._processing: set[str] = set()
+        self._started = False
 
     def __call__(self, event: Event) -> None:
+        self._started = True
         if isinstance(event, CaseSubmitted):
             self.counts["submitted"] += 1
         elif isinstance(event, StatusObserved) and event.status == "processing":
@@ -56,6 +58,8 @@ class Progress:
             print(f"\r\x1b[2K{text}", end="" if not force else "\n", file=self.stream, flush=True)
 
     def close(self) -> None:
+        if not self._started:
+            return  # the run never began (a usage error): nothing to sum up
         if self.plain:
             print(self.line(), file=self.stream, flush=True)
         else:

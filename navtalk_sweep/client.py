@@ -176,6 +176,15 @@ class AsyncNavTalkClient(_Base):
             raise _transport_error(exc, f"query_status {task_id}", self.endpoint) from exc
         return read_status(response, task_id)
 
+    async def upload(self, url: str, data: bytes) -> None:
+        """PUT ``data`` at ``url`` (local media for a navtalk-sweep mock)."""
+        try:
+            response = await self.http.put(url, content=data)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, "upload", self.endpoint) from exc
+        if response.status_code != 200:
+            raise ServiceError(f"upload: HTTP {response.status_code}", status_code=response.status_code)
+
     async def download(self, url: str, dest: Path, *, max_bytes: int = 200_000_000, timeout: float = 60.0) -> int:
         """Save ``url`` to ``dest`` (http(s) only, at most ``max_bytes``); returns the size."""
         if not url.startswith(("http://", "https://")):

@@ -19,6 +19,7 @@ from navtalk_sweep.client import AsyncNavTalkClient, TaskStatus
 from navtalk_sweep.contract import TERMINAL_STATUSES, redact_request
 from navtalk_sweep.errors import (
     ClientError,
+    NavTalkSweepError,
     LicenseRejected,
     MalformedResponse,
     RateLimited,
@@ -58,7 +59,8 @@ class RunOptions:
     max_failures: int | None = None
     identical_errors: int = 5  # this many identical service errors in a row stop the run
     resubmit_unknown: bool = False
-    submit_retries: int = 4
+    submit_retries: int = 4  # after refused connections
+    rate_limit_retries: int = 50  # after HTTP 429: no task was created, so waiting costs nothing
     poll_retries: int = 8
     backoff_base: float = 1.0
     backoff_cap: float = 30.0
@@ -130,6 +132,7 @@ class Runner:
         self._failures = 0
         self._error_streak: tuple[str, int] = ("", 0)
         self._next_submit = 0.0
+        self._rate = options.submit_rate  # lowered on 429, raised again as submits succeed
         self._paid_tasks = 0
         self._paid_speech = 0.0
         self._stopped = asyncio.Event()
@@ -225,18 +228,33 @@ class Runner:
         return True
 
     async def _rate_limit(self) -> None:
-        if self.options.submit_rate <= 0:
+        if self._rate <= 0:
             return
         now = self.now()
         slot = max(now, self._next_submit)
-        self._next_submit = slot + 1.0 / self.options.submit_rate
+        self._next_submit = slot + 1.0 / self._rate
         await self._sleep(slot - now)
+
+    def _slow_down(self, wait: float) -> None:
+        """A 429: every submit waits it out, and the rate halves (additive increase brings it back)."""
+        self._rate = max(0.1, (self._rate or self.options.submit_rate or 1.0) / 2)
+        self._next_submit = max(self._next_submit, self.now() + wait)
+
+    def _speed_up(self) -> None:
+        if self.options.submit_rate > 0:
+            self._rate = min(self.options.submit_rate, self._rate + 0.1)
 
     async def _submit(self, job: Job) -> bool:
         """Submit until a task id, a final answer, or an unknown; True when there is a task."""
         st = job.state
-        body = job.case.body(self.client.endpoint.license, self.media_url)
-        for attempt in range(1, self.options.submit_retries + 2):
+        try:
+            body = job.case.body(self.client.endpoint.license, self.media_url)
+        except (ValueError, OSError, NavTalkSweepError) as exc:
+            self._finish(job, {"error": f"cannot build the request: {exc}"}, outcome="error")
+            return False
+        attempt = limited = 0
+        while attempt <= self.options.submit_retries and limited <= self.options.rate_limit_retries:
+            attempt += 1
             await self._rate_limit()
             st.submitting = True
             self.emit(SubmitStarted(self.now(), job.key, attempt))
@@ -244,10 +262,12 @@ class Runner:
             try:
                 submitted = await self.client.submit(body)
             except RateLimited as exc:
-                wait = self._backoff(attempt, exc.retry_after)
+                attempt -= 1  # a 429 is not a failed attempt: the service asked us to wait
+                limited += 1
+                wait = self._backoff(limited, exc.retry_after)
+                self._slow_down(wait)
                 st.retries += 1
                 self.emit(SubmitRetried(self.now(), job.key, str(exc), wait))
-                await self._sleep(wait)
                 continue
             except TransportError as exc:
                 if exc.sent:
@@ -276,6 +296,7 @@ class Runner:
                 self._note_error(str(exc))
                 self._finish(job, {"error": f"submit unknown: {exc}"}, unknown=True)
                 return False
+            self._speed_up()
             st.task_id, st.submitted_at, st.latency = submitted.task_id, sent_at, self.now() - sent_at
             self.emit(CaseSubmitted(self.now(), job.key, submitted.task_id, round(st.latency, 4)))
             self._error_streak = ("", 0)
@@ -284,8 +305,8 @@ class Runner:
                                             f"(task {submitted.task_id})"}, outcome="failed")
                 return False
             return True
-        self._finish(job, {"error": f"submit gave up after {self.options.submit_retries + 1} attempts "
-                                    "(no task was created)"}, outcome="error", final=False)
+        self._finish(job, {"error": f"submit gave up after {attempt} refused connection(s) and {limited} rate "
+                                    "limit(s) (no task was created)"}, outcome="error", final=False)
         return False
 
     async def _poll(self, job: Job) -> None:
@@ -349,6 +370,17 @@ class Runner:
 
     # -- endings -----------------------------------------------------------------------------
 
+    def _as_sent(self, case: Case) -> dict[str, Any]:
+        """The body as sent (local files as their URLs), without the licence."""
+        if not case.files:
+            return dict(case.request)
+        try:
+            body = case.body("", self.media_url)
+        except (ValueError, OSError):
+            return dict(case.request)
+        body.pop("license")
+        return body
+
     def _note_error(self, message: str) -> None:
         last, n = self._error_streak
         n = n + 1 if message == last else 1
@@ -370,7 +402,7 @@ class Runner:
             rec = {
                 "case_id": case.case_id, "key": job.key, "repeat": job.repeat, "scenario": case.scenario,
                 "label": case.label, "tags": list(case.tags), "mode": int(case.mode) if case.mode else None,
-                "params": dict(case.params), "request": redact_request(case.request),
+                "params": dict(case.params), "request": redact_request(self._as_sent(case)),
                 "speech_seconds": case.speech_seconds, **base,
             }
             verdict, rec["checks"] = evaluate(case, rec, forced=outcome, rejected=rejected, unknown=unknown)

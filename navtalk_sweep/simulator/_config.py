@@ -153,6 +153,8 @@ class SimulatorConfig:
     faults: tuple[Fault, ...] = ()
     unreachable_media: Literal["estimate", "fail"] = "estimate"
     unknown_audio_seconds: float = 5.0
+    #: a real rate limit: more submits than this within one second get 429 with Retry-After
+    max_submits_per_second: float | None = None
     reject_status: int = 400
     license_status: int = 401
     not_found_status: int = 404
@@ -187,6 +189,7 @@ class SimulatorConfig:
             "faults": [f.as_dict() for f in self.faults],
             "unreachable_media": self.unreachable_media,
             "unknown_audio_seconds": self.unknown_audio_seconds,
+            "max_submits_per_second": self.max_submits_per_second,
             "reject_status": self.reject_status,
             "license_status": self.license_status,
             "not_found_status": self.not_found_status,

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 import random
 import threading
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -101,6 +102,7 @@ class Simulator:
             self.tasks: dict[str, Task] = {}
             self.calls: Counter[str] = Counter()
             self.submits: Counter[str] = Counter()  # by request id
+            self._recent_submits: deque[float] = deque()
             # keyed by (position, fault): adding a fault to the plan keeps the counts of the others
             self._fault_hits: Counter[tuple[int, Fault]] = Counter()
             self._fault_seen: Counter[tuple[int, Fault]] = Counter()
@@ -200,6 +202,9 @@ class Simulator:
         with self._lock:
             self.calls["generate"] += 1
             fields = body if isinstance(body, Mapping) else {}
+            limited = self._over_rate_limit()
+            if limited is not None:
+                return limited
             fault = self._pick_fault("submit", fields, HTTP_FAULTS)
             if fault is not None and fault.kind not in LOST_AFTER_CREATE and fault.kind != "slow":
                 return self._http_fault(fault)
@@ -216,6 +221,22 @@ class Simulator:
                     return reply
                 return Reply(200, {"status": "started", "task_id": task.task_id}, delay=reply.delay)
             return Reply(200, {"status": "started", "task_id": task.task_id})
+
+    def _over_rate_limit(self) -> Reply | None:
+        """A sliding one-second window over submits, as a real gateway would keep."""
+        limit = self.config.max_submits_per_second
+        if limit is None:
+            return None
+        now = self.clock()
+        window = self._recent_submits
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= limit:
+            wait = max(0.001, window[0] + 1.0 - now)
+            return Reply(429, {"status": "error", "message": "rate limit exceeded"},
+                         {"Retry-After": str(max(1, math.ceil(wait)))})
+        window.append(now)
+        return None
 
     def _create(self, body: Mapping[str, Any]) -> Task:
         rid = request_id(body)

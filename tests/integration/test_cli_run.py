@@ -166,3 +166,23 @@ def test_mock_server_logs_one_line_per_request_even_for_a_dropped_connection(tmp
     assert requests == ["GET /query_status?license=***&task_id=x -> drop",
                         "GET /query_status?license=***&task_id=x -> 404"]
     assert not any("Traceback" in line or FAKE_LICENSE in line for line in log)
+
+
+def test_local_face_files_are_uploaded_to_the_standalone_mock(tmp_path):
+    with mock_process("--timing", "fixed:0.3", "--quiet") as base:
+        proc = cli("run", str(SCENARIOS / "bbox_margin_tuning.yaml"), "--target", base, "--run-dir",
+                   str(tmp_path / "r"), "--license", FAKE_LICENSE, *FAST)
+        calls = httpx.get(f"{base}/__admin/calls").json()["calls"]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    records = read_results(tmp_path / "r")
+    assert len(records) == 28 and {r["outcome"] for r in records} == {"passed"}
+    assert all(r["request"]["image_url"].startswith(f"{base}/media/") for r in records)
+    assert all(abs(r["facts"]["duration"] - 5.0) < 0.3 for r in records)  # the speech file's length
+    assert calls["results"] == 28
+
+
+def test_local_files_for_a_target_that_cannot_take_them_is_a_usage_error(tmp_path):
+    proc = cli("run", str(SCENARIOS / "bbox_margin_tuning.yaml"), "--target", "http://127.0.0.1:9", "--run-dir",
+               str(tmp_path / "r"), "--license", FAKE_LICENSE, *FAST)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr

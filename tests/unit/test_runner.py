@@ -155,3 +155,13 @@ def test_poll_schedule_learns_from_observations():
     assert s.next_delay(4.0, 1.0) == pytest.approx(low - 1.0)
     assert s.next_delay(4.0, high) == s.dense_interval
     assert s.next_delay(4.0, 200) == s.max_interval
+
+
+def test_a_real_rate_limit_is_respected_without_paying_twice():
+    records, sim, _, events = run(cases(30), {"max_submits_per_second": 4, "timing": "fixed:5"},
+                                  concurrency=30, submit_rate=100)
+    assert outcomes(records) == {"passed": 30}
+    assert any(isinstance(e, SubmitRetried) and "429" in e.reason for e in events)
+    assert max(sim.submits.values()) == 1 and len(sim.tasks) == 30
+    created = sorted(t.created_at for t in sim.tasks.values())
+    assert all(b - a >= 1.0 for a, b in zip(created, created[4:], strict=False))  # never 5 within a second
