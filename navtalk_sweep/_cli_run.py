@@ -43,7 +43,11 @@ class _Target:
     """Where a run sends its requests: the in-process mock or a URL."""
 
     def __init__(self, args: argparse.Namespace) -> None:
-        self.kind = "mock" if args.target == "mock" else "url"
+        target = args.target
+        if target is None:  # the environment may name a service; otherwise the bundled mock
+            has_env = os.environ.get("NAVTALK_GENERATE_URL") or os.environ.get("NAVTALK_STATUS_URL")
+            target = "navtalk" if has_env else "mock"
+        self.kind = "mock" if target == "mock" else "url"
         self.clock: ManualClock | None = None
         self.service: Any = None
         if self.kind == "mock":
@@ -58,8 +62,8 @@ class _Target:
             self.transport: httpx.AsyncBaseTransport | None = MockTransport(self.service)
         else:
             generate = status = None
-            if args.target:
-                base = args.target.rstrip("/")
+            if target != "navtalk":  # a base URL serving both endpoints (a mock, a proxy)
+                base = target.rstrip("/")
                 generate, status = f"{base}/generate", f"{base}/query_status"
             self.endpoint = Endpoint.from_env(license=args.license, generate_url=generate, status_url=status)
             if not self.endpoint.license:
@@ -289,8 +293,9 @@ def register(sub: Any) -> None:
     """Add the commands of this module to the CLI's subparsers."""
     p = sub.add_parser("run", help="run scenarios against the bundled mock or a NavTalk URL")
     p.add_argument("files", nargs="*", metavar="FILE")
-    p.add_argument("--target", default="mock", help="'mock' (default, in-process, no licence) or a base URL; "
-                   "NAVTALK_GENERATE_URL / NAVTALK_STATUS_URL set the two URLs separately")
+    p.add_argument("--target", help="'mock' (in-process, no licence; the default), 'navtalk' (the vendor's two "
+                   "hosts, or NAVTALK_GENERATE_URL / NAVTALK_STATUS_URL when set; the default when they are set), "
+                   "or a base URL serving /generate and /query_status")
     p.add_argument("--license", help="licence key (default: NAVTALK_LICENSE)")
     p.add_argument("--out", default="reports", help="where run directories go (default reports/)")
     p.add_argument("--run-dir", help="exact run directory to write")

@@ -186,3 +186,14 @@ def test_local_files_for_a_target_that_cannot_take_them_is_a_usage_error(tmp_pat
                str(tmp_path / "r"), "--license", FAKE_LICENSE, *FAST)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_the_two_url_variables_make_the_default_target(faulty_server, tmp_path):
+    env = {"NAVTALK_LICENSE": FAKE_LICENSE, "NAVTALK_GENERATE_URL": f"{faulty_server}/generate",
+           "NAVTALK_STATUS_URL": f"{faulty_server}/query_status"}
+    proc = cli("run", str(SCENARIOS / "every_voice.yaml"), "--run-dir", str(tmp_path / "r"), *FAST, env=env)
+    assert proc.returncode in (0, 1), proc.stderr
+    meta = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert meta["target"] == {"kind": "url", "generate_url": f"{faulty_server}/generate",
+                              "status_url": f"{faulty_server}/query_status", "license": "sk-…cret"}
+    assert httpx.get(f"{faulty_server}/__admin/calls").json()["calls"]["generate"] >= 12
