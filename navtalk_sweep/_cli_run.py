@@ -243,21 +243,24 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress(event)
 
     reuse = _reuse_map(args.reuse)
+    runner: Runner | None = None
     try:
         coro = _execute(args, run_dir, target, {"reuse": reuse}, jobs, emit)
         runner = run_virtual(coro, target.clock) if target.clock is not None else asyncio.run(coro)
     finally:
+        # interrupted or not, what finished is written out: no result is lost
         journal.close()
         progress.close()
-    records = _final_records(run_dir, {job.key for job in jobs})
-    _adopt_videos(run_dir, records)
-    write_results(run_dir, records)
-    outcomes = Counter(r["outcome"] for r in records)
-    meta.update(status="stopped" if runner.stop_reason else "finished", stop_reason=runner.stop_reason,
-                finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), outcomes=dict(outcomes))
-    if target.service is not None:
-        meta["mock_calls"] = dict(target.service.simulator.calls)
-    write_meta(run_dir, meta)
+        records = _final_records(run_dir, {job.key for job in jobs})
+        _adopt_videos(run_dir, records)
+        write_results(run_dir, records)
+        outcomes = Counter(r["outcome"] for r in records)
+        status = "interrupted" if runner is None else "stopped" if runner.stop_reason else "finished"
+        meta.update(status=status, stop_reason=runner.stop_reason if runner else None,
+                    finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"), outcomes=dict(outcomes))
+        if target.service is not None:
+            meta["mock_calls"] = dict(target.service.simulator.calls)
+        write_meta(run_dir, meta)
     from navtalk_sweep._cli_report import after_run
 
     regressions = after_run(run_dir, args.baseline)

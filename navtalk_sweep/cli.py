@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _print_err(f"error: {exc}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        _print_err("interrupted")
+        _print_err("interrupted (what had finished is saved; continue with: navtalk-sweep run --resume DIR)")
         return 130
     except BrokenPipeError:
         return EXIT_OK

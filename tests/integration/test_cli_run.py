@@ -197,3 +197,27 @@ def test_the_two_url_variables_make_the_default_target(faulty_server, tmp_path):
     assert meta["target"] == {"kind": "url", "generate_url": f"{faulty_server}/generate",
                               "status_url": f"{faulty_server}/query_status", "license": "sk-…cret"}
     assert httpx.get(f"{faulty_server}/__admin/calls").json()["calls"]["generate"] >= 12
+
+
+def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
+    config = tmp_path / "mock.yaml"
+    config.write_text(yaml.safe_dump({"timing": {"model": "uniform", "low": 0.2, "high": 4.0}}))
+    run_dir = tmp_path / "r"
+    with mock_process("--config", str(config), "--quiet") as base:
+        proc = subprocess.Popen([sys.executable, "-m", "navtalk_sweep.cli", "run", str(SCENARIOS / "quickstart.yaml"),
+                                 "--target", base, "--license", FAKE_LICENSE, "--run-dir", str(run_dir), *FAST],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        journal = run_dir / "journal.jsonl"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # wait until some case has finished, then interrupt
+            if journal.exists() and '"event":"CaseFinished"' in journal.read_text(encoding="utf-8"):
+                break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and "navtalk-sweep run --resume DIR" in err
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["status"] == "interrupted"
+    finished = read_results(run_dir)
+    assert 1 <= len(finished) < 27
