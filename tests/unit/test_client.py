@@ -120,3 +120,15 @@ def test_endpoint_from_environment_and_repr():
     assert (e.generate_url, e.status_url) == ("http://a/generate", "http://b/query_status")
     assert FAKE_LICENSE not in repr(e)
     assert Endpoint.from_env(license="sk-test-flag", env={"NAVTALK_LICENSE": "x"}).license == "sk-test-flag"
+
+
+def test_sync_client_waits_for_a_task_on_the_mock():
+    from navtalk_sweep.mock import NavTalkMock
+
+    with NavTalkMock(seed=1) as mock, mock.client() as http:
+        mock.configure(timing="fixed:7")
+        c = NavTalkClient(Endpoint(FAKE_LICENSE), http)
+        task = c.submit(BODY).task_id
+        final = c.wait(task, interval=2, sleep=mock.advance, clock=mock.clock)
+    assert final.status == "done" and final.video_url.endswith("?sv=2025-01-01&sig=mock-signature")
+    assert mock.calls["query_status"] == 5  # at 0, 2, 4, 6 and 8 s

@@ -130,3 +130,30 @@ def test_report_command_needs_no_network_and_names_bad_input(tmp_path, capsys):
                                                        ([1, 2, 3, 4], 50, 2), ([1, 2, 3, 4], 90, 4)])
 def test_percentile(values, q, expected):
     assert percentile(values, q) == expected
+
+
+GOLDEN = DATA / "golden"
+
+
+def golden_run(tmp_path: Path) -> Run:
+    recs = [record("g1"), record("g2", "failed", t=12.5), record("g3", "error", scenario="t"),
+            record("g4", "skipped", scenario="t")]
+    return make_run(tmp_path / "golden", recs, "golden")
+
+
+@pytest.mark.parametrize("name", ["junit.xml", "summary.json"])
+def test_golden_outputs(tmp_path, name):
+    import os
+
+    from navtalk_sweep.report import summary
+
+    run = golden_run(tmp_path)
+    if name == "junit.xml":
+        produced = write_junit(run).read_text(encoding="utf-8")
+    else:
+        produced = json.dumps(summary(run), indent=2, sort_keys=True) + "\n"
+    path = GOLDEN / name
+    if os.environ.get("NAVTALK_REGENERATE_GOLDEN"):
+        path.write_text(produced, encoding="utf-8")
+    assert produced == path.read_text(encoding="utf-8"), (
+        f"{name} changed; if on purpose: NAVTALK_REGENERATE_GOLDEN=1 pytest {__file__} -k golden")
