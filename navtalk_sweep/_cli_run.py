@@ -42,8 +42,12 @@ def _options(args: argparse.Namespace) -> RunOptions:
 class _Target:
     """Where a run sends its requests: the in-process mock or a URL."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: argparse.Namespace, saved: dict[str, Any] | None = None) -> None:
         target = args.target
+        generate = status = None
+        if target is None and saved:  # a resumed run goes back to where it was sent
+            target = "mock" if saved.get("kind") == "mock" else "navtalk"
+            generate, status = saved.get("generate_url"), saved.get("status_url")
         if target is None:  # the environment may name a service; otherwise the bundled mock
             has_env = os.environ.get("NAVTALK_GENERATE_URL") or os.environ.get("NAVTALK_STATUS_URL")
             target = "navtalk" if has_env else "mock"
@@ -61,7 +65,6 @@ class _Target:
                                      "https://mock.navtalk.invalid/query_status")
             self.transport: httpx.AsyncBaseTransport | None = MockTransport(self.service)
         else:
-            generate = status = None
             if target != "navtalk":  # a base URL serving both endpoints (a mock, a proxy)
                 base = target.rstrip("/")
                 generate, status = f"{base}/generate", f"{base}/query_status"
@@ -218,7 +221,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     shard, shards = _shard(args.shard)
     cases = [c for i, c in enumerate(c for p in plans for c in p) if i % shards == shard]
     jobs = plan_jobs(cases, args.repeat)
-    target = _Target(args)
+    target = _Target(args, meta.get("target"))
     if args.dry_run:
         print(f"dry run: {len(cases)} case(s), {len(jobs)} task(s) to submit to {target.endpoint.generate_url}")
         return EXIT_OK

@@ -140,7 +140,8 @@ def test_killed_runs_resume_without_paying_twice_or_losing_results(tmp_path):
         assert not (run_dir / "results.jsonl").exists()  # the kill landed mid-run
         for after in (0.6, 0.9, 0.4, 1.1, 0.7):
             kill_at(["run", "--resume", str(run_dir), *common], after)
-        final = cli("run", "--resume", str(run_dir), *common)
+        # the target is read back from run.json when not named again
+        final = cli("run", "--resume", str(run_dir), "--license", FAKE_LICENSE, *FAST)
         calls = httpx.get(f"{base}/__admin/calls").json()
     assert final.returncode in (0, 1), final.stderr
     journal = (run_dir / "journal.jsonl").read_text(encoding="utf-8").splitlines()
