@@ -118,9 +118,16 @@ def test_many_paid_tasks_need_confirmation_without_a_terminal(tmp_path):
     assert "pass --yes to confirm" in proc.stderr
 
 
-def kill_at(args: list[str], after: float) -> None:
+def kill_at(args: list[str], after: float, journal: Path) -> None:
+    """Start a run, wait until it has journaled something new, let it go on ``after`` s, SIGKILL it."""
+    before = journal.stat().st_size if journal.exists() else 0
     proc = subprocess.Popen([sys.executable, "-m", "navtalk_sweep.cli", *args], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and proc.poll() is None:
+        if journal.exists() and journal.stat().st_size > before:
+            break
+        time.sleep(0.02)
     time.sleep(after)  # where the kill lands, not a timing assertion
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
@@ -136,16 +143,17 @@ def test_killed_runs_resume_without_paying_twice_or_losing_results(tmp_path):
     run_dir = tmp_path / "run"
     with mock_process("--config", str(config), "--quiet") as base:
         common = ["--target", base, "--license", FAKE_LICENSE, "--concurrency", "6", *FAST]
-        kill_at(["run", str(scenario), "--run-dir", str(run_dir), *common], 1.2)
+        journal = run_dir / "journal.jsonl"
+        kill_at(["run", str(scenario), "--run-dir", str(run_dir), *common], 0.8, journal)
         assert not (run_dir / "results.jsonl").exists()  # the kill landed mid-run
         for after in (0.6, 0.9, 0.4, 1.1, 0.7):
-            kill_at(["run", "--resume", str(run_dir), *common], after)
+            kill_at(["run", "--resume", str(run_dir), *common], after, journal)
         # the target is read back from run.json when not named again
         final = cli("run", "--resume", str(run_dir), "--license", FAKE_LICENSE, *FAST)
         calls = httpx.get(f"{base}/__admin/calls").json()
     assert final.returncode in (0, 1), final.stderr
-    journal = (run_dir / "journal.jsonl").read_text(encoding="utf-8").splitlines()
-    assert sum('"event":"RunStarted"' in line for line in journal) >= 2  # the run really was resumed
+    lines = journal.read_text(encoding="utf-8").splitlines()
+    assert sum('"event":"RunStarted"' in line for line in lines) == 7  # seven processes took part
     records = read_results(run_dir)
     assert len(records) == 38 and len({r["case_id"] for r in records}) == 38
     assert max(calls["submits"].values()) == 1  # no case was paid for twice
