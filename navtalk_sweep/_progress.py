@@ -38,11 +38,11 @@ class Progress:
             return
         self._write(self.line())
 
-    def line(self) -> str:
+    def line(self, *, final: bool = False) -> str:
         finished = self.counts["finished"]
         elapsed = time.monotonic() - self.started
         eta = ""
-        if 0 < finished < self.jobs:
+        if 0 < finished < self.jobs and not final:
             eta = f", ETA {elapsed / finished * (self.jobs - finished):.0f} s"
         return (f"[{finished}/{self.jobs}] submitted {self.counts['submitted']}, processing {len(self._processing)}, "
                 f"done {self.counts['done']}, not done {self.counts['not done']}{eta}")
@@ -61,6 +61,6 @@ class Progress:
         if not self._started:
             return  # the run never began (a usage error): nothing to sum up
         if self.plain:
-            print(self.line(), file=self.stream, flush=True)
+            print(self.line(final=True), file=self.stream, flush=True)
         else:
-            print(f"\r\x1b[2K{self.line()}", file=self.stream, flush=True)
+            print(f"\r\x1b[2K{self.line(final=True)}", file=self.stream, flush=True)
