@@ -19,9 +19,9 @@ from navtalk_sweep.client import AsyncNavTalkClient, TaskStatus
 from navtalk_sweep.contract import TERMINAL_STATUSES, redact_request
 from navtalk_sweep.errors import (
     ClientError,
-    NavTalkSweepError,
     LicenseRejected,
     MalformedResponse,
+    NavTalkSweepError,
     RateLimited,
     ServiceError,
     TransportError,

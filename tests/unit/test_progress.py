@@ -7,9 +7,9 @@ import io
 import pytest
 
 from navtalk_sweep._progress import Progress
+from navtalk_sweep.errors import InvalidArgument
 from navtalk_sweep.runner import CaseFinished, CaseSubmitted, RunStarted, RunStopped, StatusObserved
 from navtalk_sweep.strategies import submit_bodies
-from navtalk_sweep.errors import InvalidArgument
 
 
 def feed(progress: Progress) -> None:
