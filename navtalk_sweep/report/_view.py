@@ -121,14 +121,18 @@ def heatmap_svg(records: Sequence[dict[str, Any]], x: str, y: str, xs: Sequence[
 def heatmaps(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every pair of axes (most varied first, capped) for pass rate, time to done and duration error."""
     names = sorted(axes, key=lambda k: -len(axes[k]))
-    recs = run.records
-    for r in recs:
+    recs = []  # derived numbers on copies: the stored run is left as it is
+    for r in run.records:
         facts, speech = r.get("facts") or {}, r.get("speech_seconds")
-        if facts.get("duration") is not None and speech is not None:
-            r.setdefault("duration_error", round(abs(facts["duration"] - speech), 3))
+        derived = dict(r)
+        if facts.get("duration") is not None:
+            derived["video_duration"] = facts["duration"]
+            if speech is not None:
+                derived["duration_error"] = round(abs(facts["duration"] - speech), 3)
+        recs.append(derived)
     metrics = [("pass_rate", "pass rate"), ("time_to_done", "time to done (s)")]
     if any("duration_error" in r for r in recs):
-        metrics.append(("duration_error", "duration error (s)"))
+        metrics += [("duration_error", "duration error (s)"), ("video_duration", "video duration (s)")]
     out = []
     for x, y in list(combinations(names, 2))[:MAX_HEATMAP_PAIRS]:
         for metric, title in metrics:
