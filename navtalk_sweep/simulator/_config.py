@@ -158,6 +158,14 @@ class SimulatorConfig:
     reject_status: int = 400
     license_status: int = 401
     not_found_status: int = 404
+    # -- the service's dialect where the vendor is silent (the contract's defaults first) --
+    error_field: Literal["message", "error", "msg", "detail", ""] = "message"  # "": no reason given
+    unknown_task: Literal["error", "failed"] = "error"  # "failed": 200 {"status": "failed"}
+    missing_voice: Literal["reject", "default"] = "reject"  # "default": speak with alloy
+    unknown_names: Literal["reject", "fail_later"] = "reject"  # unknown voice or character
+    double_source: Literal["reject", "first_wins"] = "reject"  # two face or speech sources, voice with audio
+    data_uri: Literal["strip", "reject"] = "strip"  # a data: prefix on audio_base64
+    extra_fields: bool = False  # answers carry fields clients must ignore
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SimulatorConfig:
@@ -193,4 +201,6 @@ class SimulatorConfig:
             "reject_status": self.reject_status,
             "license_status": self.license_status,
             "not_found_status": self.not_found_status,
+            **{k: getattr(self, k) for k in ("error_field", "unknown_task", "missing_voice", "unknown_names",
+                                             "double_source", "data_uri", "extra_fields")},
         }

@@ -77,8 +77,6 @@ class Task:
                 "request": self.request}
 
 
-def _error(status: int, message: str) -> Reply:
-    return Reply(status, {"status": "error", "message": message})
 
 
 class Simulator:
@@ -111,6 +109,12 @@ class Simulator:
         """Change behaviour for calls from now on; tasks, counters and fault counts stay."""
         with self._lock:
             self.config = config
+
+    def _error(self, status: int, message: str) -> Reply:
+        body = {"status": "error"}
+        if self.config.error_field:
+            body[self.config.error_field] = message
+        return Reply(status, body)
 
     # -- faults --------------------------------------------------------------------------
 
@@ -161,41 +165,60 @@ class Simulator:
             return self.config.unknown_audio_seconds
         return audio_seconds(data) or self.config.unknown_audio_seconds
 
-    def _validate(self, body: Any) -> Reply | None:
+    def _normalise(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """What a lenient service would make of a body it does not refuse (the dialect settings)."""
+        out = dict(body)
+        if self.config.double_source == "first_wins":
+            for fields in (FACE_FIELDS, SPEECH_FIELDS):
+                present = [f for f in fields if out.get(f) not in (None, "")]
+                for extra in present[1:]:
+                    del out[extra]
+            if out.get("voice") is not None and not out.get("content"):
+                del out["voice"]
+        if self.config.missing_voice == "default" and out.get("content") and out.get("voice") is None:
+            out["voice"] = "alloy"
+        return out
+
+    def _validate(self, body: Any) -> tuple[Reply | None, dict[str, Any], str | None]:
+        """(a refusal, or None; the body as the service understands it; why the task will fail later)."""
+        cfg = self.config
         if not isinstance(body, Mapping):
-            return _error(self.config.reject_status, "request body must be a JSON object")
+            return self._error(cfg.reject_status, "request body must be a JSON object"), {}, None
         license = body.get("license")
-        if not isinstance(license, str) or not license:
-            return _error(self.config.license_status, "invalid license")
-        if self.config.licenses is not None and license not in self.config.licenses:
-            return _error(self.config.license_status, "invalid license")
+        if not isinstance(license, str) or not license or (cfg.licenses is not None and license not in cfg.licenses):
+            return self._error(cfg.license_status, "invalid license"), {}, None
         for key in (*FACE_FIELDS, *SPEECH_FIELDS, "voice", "parsing_mode"):
             if key in body and not isinstance(body[key], str):
-                return _error(self.config.reject_status, f"{key} must be a string")
+                return self._error(cfg.reject_status, f"{key} must be a string"), {}, None
             if body.get(key) == "":
-                return _error(self.config.reject_status, f"{key} must not be empty")
+                return self._error(cfg.reject_status, f"{key} must not be empty"), {}, None
+        fields = self._normalise(body)
         try:
-            mode_of(body)
+            mode_of(fields)
         except ContractViolation as exc:
-            return _error(self.config.reject_status, str(exc))
-        if body.get("voice") is not None and body["voice"] not in VOICES:
-            return _error(self.config.reject_status, f"unknown voice '{body['voice']}'")
-        name = body.get("character_name")
-        if name is not None and name not in self.config.characters:
-            return _error(self.config.reject_status, f"unknown character_name '{name}'")
-        if body.get("audio_base64") is not None:
-            raw = str(body["audio_base64"])
+            return self._error(cfg.reject_status, str(exc)), {}, None
+        later = None
+        name = fields.get("character_name")
+        for problem in ([f"unknown voice '{fields['voice']}'"] if fields.get("voice", "alloy") not in VOICES else []) + (
+                [f"unknown character_name '{name}'"] if name is not None and name not in cfg.characters else []):
+            if cfg.unknown_names == "reject":
+                return self._error(cfg.reject_status, problem), {}, None
+            later = later or problem
+        if fields.get("audio_base64") is not None:
+            raw = str(fields["audio_base64"])
+            if raw.startswith("data:") and cfg.data_uri == "reject":
+                return self._error(cfg.reject_status, "audio_base64 must be plain base64, not a data: URI"), {}, None
             try:
                 base64.b64decode(raw.partition(",")[2] if raw.startswith("data:") else raw, validate=True)
             except (binascii.Error, ValueError):
-                return _error(self.config.reject_status, "audio_base64 is not valid base64")
+                return self._error(cfg.reject_status, "audio_base64 is not valid base64"), {}, None
         for control in ("bbox_shift", "extra_margin", "left_cheek_width", "right_cheek_width"):
-            value = body.get(control)
+            value = fields.get(control)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                return _error(self.config.reject_status, f"{control} must be an integer")
-        if body.get("parsing_mode") not in (None, "jaw", "raw"):
-            return _error(self.config.reject_status, "parsing_mode must be 'jaw' or 'raw'")
-        return None
+                return self._error(cfg.reject_status, f"{control} must be an integer"), {}, None
+        if fields.get("parsing_mode") not in (None, "jaw", "raw"):
+            return self._error(cfg.reject_status, "parsing_mode must be 'jaw' or 'raw'"), {}, None
+        return None, fields, later
 
     def submit(self, body: Any) -> Reply:
         """``POST /generate``: validate, maybe misbehave, create a task."""
@@ -208,19 +231,22 @@ class Simulator:
             fault = self._pick_fault("submit", fields, HTTP_FAULTS)
             if fault is not None and fault.kind not in LOST_AFTER_CREATE and fault.kind != "slow":
                 return self._http_fault(fault)
-            rejected = self._validate(body)
+            rejected, understood, fail_later = self._validate(body)
             if rejected is not None:
                 return rejected
             reject = self._pick_fault("submit", fields, frozenset({REJECT}))
             if reject is not None:
-                return _error(self.config.reject_status, reject.message)
-            task = self._create(fields)
+                return self._error(self.config.reject_status, reject.message)
+            task = self._create(fields, understood, fail_later)
+            answer: dict[str, Any] = {"status": "started", "task_id": task.task_id}
+            if self.config.extra_fields:
+                answer |= {"queue_position": len(self.tasks), "api_version": "mock-1"}
             if fault is not None:  # the task exists, but the answer is lost or late
                 reply = self._http_fault(fault)
                 if fault.kind != "slow":
                     return reply
-                return Reply(200, {"status": "started", "task_id": task.task_id}, delay=reply.delay)
-            return Reply(200, {"status": "started", "task_id": task.task_id})
+                return Reply(200, answer, delay=reply.delay)
+            return Reply(200, answer)
 
     def _over_rate_limit(self) -> Reply | None:
         """A sliding one-second window over submits, as a real gateway would keep."""
@@ -238,14 +264,15 @@ class Simulator:
         window.append(now)
         return None
 
-    def _create(self, body: Mapping[str, Any]) -> Task:
-        rid = request_id(body)
+    def _create(self, sent: Mapping[str, Any], body: Mapping[str, Any], fail_later: str | None) -> Task:
+        """A task for ``body`` (what the service understood of the ``sent`` one)."""
+        rid = request_id(sent)
         self.submits[rid] += 1
         task_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-        speech = self._speech_seconds(body)
+        speech = self._speech_seconds(body) if fail_later is None else fail_later
         duration = self.config.timing.duration(speech if isinstance(speech, float) else 1.0, self._rng)
         task = Task(task_id, rid, self.clock(), duration, duration * self.config.timing.processing_at,
-                    speech if isinstance(speech, float) else 0.0, request=redact_request(body))
+                    speech if isinstance(speech, float) else 0.0, request=redact_request(sent))
         if isinstance(speech, str):
             task.fate, task.message = "failed", speech
         else:
@@ -270,16 +297,21 @@ class Simulator:
                 return self._http_fault(fault)
             delay = fault.delay if fault is not None else 0.0
             if not license or (self.config.licenses is not None and license not in self.config.licenses):
-                return _error(self.config.license_status, "invalid license")
+                return self._error(self.config.license_status, "invalid license")
             if task is None:
-                return _error(self.config.not_found_status, "task not found")
+                if self.config.unknown_task == "failed":
+                    return Reply(200, {"status": "failed"})
+                return self._error(self.config.not_found_status, "task not found")
             task.polls += 1
             status = task.status_at(self.clock())
             body: dict[str, Any] = {"status": status}
             if status == "done":
                 body["video_url"] = f"/results/{task.task_id}.mp4?sv=2025-01-01&sig=mock-signature"
-            elif status == "failed":
-                body["message"] = task.message or "synthesis failed"
+            elif status == "failed" and self.config.error_field:
+                body[self.config.error_field] = task.message or "synthesis failed"
+            if self.config.extra_fields:
+                body |= {"progress": min(1.0, round((self.clock() - task.created_at) / task.duration, 3)),
+                         "task_id": task.task_id}
             return Reply(200, body, delay=delay)
 
     # -- inspection --------------------------------------------------------------------------

@@ -165,3 +165,33 @@ def test_a_real_rate_limit_is_respected_without_paying_twice():
     assert max(sim.submits.values()) == 1 and len(sim.tasks) == 30
     created = sorted(t.created_at for t in sim.tasks.values())
     assert all(b - a >= 1.0 for a, b in zip(created, created[4:], strict=False))  # never 5 within a second
+
+
+DIALECTS = [
+    {"error_field": "error"}, {"error_field": "detail"}, {"error_field": ""},
+    {"unknown_task": "failed"}, {"missing_voice": "default"}, {"unknown_names": "fail_later"},
+    {"double_source": "first_wins"}, {"data_uri": "reject"}, {"extra_fields": True},
+    {"reject_status": 422, "license_status": 403}, {"reject_status": 200, "license_status": 200},
+]
+
+
+@pytest.mark.parametrize("dialect", DIALECTS, ids=lambda d: ",".join(f"{k}={v}" for k, v in d.items()))
+def test_the_runner_copes_with_every_dialect_the_contract_names(dialect):
+    from tests.conftest import SCENARIOS
+
+    plans = load_text((SCENARIOS / "contract_violations.yaml").read_text(), "cv.yaml").plans
+    negative = [c for p in plans for c in p]
+    records, sim, runner, _ = run(cases(6) + negative, dict(dialect))
+    assert runner.stop_reason is None
+    by_scenario = {}
+    for r in records:
+        by_scenario.setdefault(r["scenario"], set()).add(r["outcome"])
+    assert by_scenario["r"] == {"passed"}  # valid requests pass whatever the dialect
+    lenient = {"double_source": "first_wins", "missing_voice": "default", "unknown_names": "fail_later"}
+    accepted = [r for r in records if r["scenario"] != "r" and r["task_id"]]
+    if not any(dialect.get(k) == v for k, v in lenient.items()):
+        assert not accepted and all(r["outcome"] == "passed" for r in records)  # every refusal recognised
+    else:
+        assert accepted and all(r["outcome"] == "failed" for r in accepted)  # a lenient service is caught out
+    assert max(sim.submits.values()) == 1
+

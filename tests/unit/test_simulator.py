@@ -146,3 +146,33 @@ def test_bad_settings_are_refused_with_a_reason():
     rule = Fault("task_failed", when=Condition.parse('voice in ["onyx", "nova"]'))
     assert rule.when.matches({"voice": "nova"}) and not rule.when.matches({"voice": "echo"})
     assert hash(rule)  # faults key the simulator's counters
+
+
+def test_dialects_where_the_vendor_is_silent():
+    s, clock = sim(error_field="detail", unknown_task="failed", extra_fields=True, timing="fixed:2")
+    assert s.submit({**TTS, "voice": "robot"}).body == {"status": "error", "detail": "unknown voice 'robot'"}
+    assert s.query("k", "no-such-task").body == {"status": "failed"}
+    started = s.submit(TTS).body
+    assert started["status"] == "started" and started["api_version"] == "mock-1"
+    clock.advance(3)
+    done = s.query("k", started["task_id"]).body
+    assert done["status"] == "done" and done["progress"] == 1.0
+
+
+def test_lenient_dialects_accept_what_the_default_refuses():
+    s, clock = sim(missing_voice="default", unknown_names="fail_later", double_source="first_wins",
+                   timing="fixed:2")
+    no_voice = s.submit({k: v for k, v in TTS.items() if k != "voice"})
+    two_faces = s.submit({**TTS, "video_url": "https://example.com/v.mp4"})
+    odd_role = s.submit({**TTS, "character_name": "boy9"})
+    assert [r.status_code for r in (no_voice, two_faces, odd_role)] == [200, 200, 200]
+    clock.advance(3)
+    assert s.query("k", no_voice.body["task_id"]).body["status"] == "done"
+    assert s.query("k", odd_role.body["task_id"]).body == {"status": "failed",
+                                                           "message": "unknown character_name 'boy9'"}
+
+
+def test_data_uri_can_be_refused_and_reasons_can_be_absent():
+    s, _ = sim(data_uri="reject", error_field="")
+    reply = s.submit({"license": "k", "image_url": "x", "audio_base64": "data:audio/wav;base64," + wav_base64(1)})
+    assert (reply.status_code, reply.body) == (400, {"status": "error"})
