@@ -167,7 +167,9 @@ class Runner:
             self.emit(RunStopped(self.now(), reason))
 
     async def _sleep(self, seconds: float) -> None:
-        """Sleep, but wake at once when the run is stopped."""
+        """Sleep, but wake at once when the run is stopped (and never go on after a stop)."""
+        if self.stop_reason is not None:
+            raise _Stop
         if seconds <= 0:
             await asyncio.sleep(0)
             return
@@ -208,7 +210,8 @@ class Runner:
                                  unknown=True)
                     return
                 if not self._within_budget(job):
-                    self._finish(job, {"error": "skipped: over the run's budget"}, outcome="skipped")
+                    # not final: a resume with a larger budget runs it
+                    self._finish(job, {"error": "skipped: over the run's budget"}, outcome="skipped", final=False)
                     return
                 if not await self._submit(job):
                     return
