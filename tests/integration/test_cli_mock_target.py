@@ -104,3 +104,17 @@ def test_a_run_stopped_by_a_wrong_licence_resumes_with_the_right_one(tmp_path, c
     assert main(["run", "--resume", str(run_dir), "--mock-config", str(config), "--license",
                  "sk-test-right-key"]) == 0
     assert {r["outcome"] for r in results(run_dir)} == {"passed"} and len(results(run_dir)) == 12
+
+
+@pytest.mark.parametrize(("answer", "code"), [("n", 2), ("y", 1)])
+def test_many_paid_tasks_ask_on_a_terminal(answer, code, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or answer)
+    result = main(["run", str(SCENARIOS / "quickstart.yaml"), "--target", "http://127.0.0.1:9", "--license",
+                   "sk-test-key", "--run-dir", str(tmp_path / "r"), "--quiet"])
+    assert result == code
+    assert asked == ["Send 27 paid tasks to http://127.0.0.1:9/generate? [y/N] "]
+    if answer == "n":
+        assert capsys.readouterr().err == "error: cancelled: nothing was sent\n"
+        assert not (tmp_path / "r").exists()
