@@ -96,7 +96,14 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="navtalk-sweep", description=__doc__.splitlines()[0])
+    from navtalk_sweep import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="navtalk-sweep",
+        description="QA and tuning harness for the NavTalk digital-human video API: sweep scenarios against "
+                    "the bundled mock or the real service, then compare the videos in an HTML report.",
+        epilog="exit codes: 0 all good, 1 expectations or regressions failed, 2 bad input or usage")
+    parser.add_argument("--version", action="version", version=f"navtalk-sweep {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("validate", help="check scenario files")
