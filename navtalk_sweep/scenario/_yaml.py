@@ -64,7 +64,13 @@ def _construct(node: yaml.Node, loc: Path, smap: SourceMap, loader: yaml.SafeLoa
 def load_yaml(text: str, path: str) -> tuple[Any, SourceMap]:
     """Parse one YAML document; syntax errors become a ScenarioError at their position."""
     smap = SourceMap(path)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        raise ScenarioError(f"unacceptable character #x{exc.character:04x} (control characters are not allowed)",
+                            path=path, line=line, column=column) from None
     try:
         node = loader.get_single_node()
         if node is None:
@@ -76,6 +82,7 @@ def load_yaml(text: str, path: str) -> tuple[Any, SourceMap]:
         problem = exc.problem or exc.context or "invalid YAML"
         raise ScenarioError(f"YAML syntax error: {problem}", path=path, line=line, column=col) from None
     except yaml.YAMLError as exc:
-        raise ScenarioError(f"YAML error: {exc}", path=path, line=1, column=1) from None
+        detail = " ".join(str(exc).split())  # one line, whatever the YAML library wrote
+        raise ScenarioError(f"YAML error: {detail}", path=path, line=1, column=1) from None
     finally:
         loader.dispose()
