@@ -9,8 +9,10 @@ request may have reached the service) and :class:`MalformedResponse`.
 
 from __future__ import annotations
 
+import datetime
 import email.utils
 import json
+import math
 import os
 import time
 from collections.abc import Mapping
@@ -81,10 +83,18 @@ def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value else None
-        return max(0.0, when.timestamp() - time.time()) if when else None
+        pass
+    else:
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    try:  # the other form RFC 9110 allows: an HTTP date
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None  # unreadable: back off as if the header were absent
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _json_body(response: httpx.Response) -> Any:
