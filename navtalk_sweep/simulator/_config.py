@@ -7,8 +7,9 @@ import operator
 import random
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass, field, fields
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from navtalk_sweep.contract import DEFAULT_CHARACTERS
 from navtalk_sweep.errors import InvalidArgument
@@ -29,6 +30,54 @@ _OPS: Mapping[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt, "in": lambda a, b: a in b, "not in": lambda a, b: a not in b,
 }
 _COND = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|not in|in)\s*([^<>=!\s].*?)\s*$")
+
+
+def _checked(cls: type, data: Any, where: str) -> dict[str, Any]:
+    """``data`` as keyword arguments for dataclass ``cls``, every plain field's type checked.
+
+    Settings come from files and HTTP bodies: a wrong type must be a one-line
+    InvalidArgument naming the field, never a TypeError from deep inside.
+    """
+    if not isinstance(data, Mapping):
+        raise InvalidArgument(f"{where} must be a mapping, got {type(data).__name__}")
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(map(str, data)) - names)
+    if unknown:
+        raise InvalidArgument(f"unknown {where} field(s): {', '.join(unknown)} (known: {', '.join(sorted(names))})")
+    hints = get_type_hints(cls)
+    for key, value in data.items():
+        allowed = _plain_types(hints[key])
+        if allowed is None:
+            continue  # a structured field, converted by the caller
+        kinds, choices = allowed
+        ok = (value in choices) if choices else (
+            isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds))
+        if not ok:
+            expected = " or ".join(map(repr, choices)) if choices else " or ".join(
+                "null" if k is type(None) else k.__name__ for k in kinds)
+            raise InvalidArgument(f"{where} field '{key}' must be {expected}, got {value!r}")
+    return dict(data)
+
+
+def _plain_types(hint: Any) -> tuple[tuple[type, ...], tuple[Any, ...]] | None:
+    """(types, literal choices) for simple hints; None for anything structured."""
+    args = get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
+    kinds: list[type] = []
+    choices: list[Any] = []
+    for arg in args:
+        if get_origin(arg) is Literal:
+            choices += get_args(arg)
+        elif arg is type(None):
+            kinds.append(type(None))
+        elif arg in (int, str, bool):
+            kinds.append(arg)
+        elif arg is float:
+            kinds += [float, int]
+        else:
+            return None
+    if choices and type(None) in kinds:
+        choices.append(None)
+    return tuple(kinds), tuple(dict.fromkeys(choices))
 
 
 @dataclass(frozen=True)
@@ -86,14 +135,15 @@ class Fault:
             raise InvalidArgument(f"fault {self.kind!r} acts at submit, not on endpoint 'query'")
         if not 0.0 <= self.probability <= 1.0:
             raise InvalidArgument(f"fault probability must be within [0, 1], got {self.probability}")
+        if self.delay < 0 or self.after < 0 or (self.times is not None and self.times < 0):
+            raise InvalidArgument("fault delay, after and times must not be negative")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:
-        data = dict(data)
+        data = _checked(cls, data, "fault")
         when = data.pop("when", None)
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InvalidArgument(f"unknown fault field(s): {', '.join(sorted(unknown))}")
+        if when is not None and not isinstance(when, str | Condition):
+            raise InvalidArgument(f"fault field 'when' must be a condition like 'bbox_shift > 7', got {when!r}")
         return cls(**data, when=Condition.parse(when) if isinstance(when, str) else when)
 
     def as_dict(self) -> dict[str, Any]:
@@ -117,6 +167,15 @@ class Timing:
     per_second: float = 1.2
     jitter: float = 0.15
     processing_at: float = 0.3  # fraction of the duration spent in 'started'
+
+    def __post_init__(self) -> None:
+        if self.model not in ("fixed", "uniform", "speech"):
+            raise InvalidArgument(f"timing model must be 'fixed', 'uniform' or 'speech', got {self.model!r}")
+        numbers = {k: getattr(self, k) for k in ("seconds", "low", "high", "base", "per_second", "jitter")}
+        negative = [k for k, v in numbers.items() if v < 0]
+        if negative or not 0 <= self.processing_at <= 1 or self.low > self.high or self.jitter >= 1:
+            raise InvalidArgument(f"timing out of range: {negative or 'low > high, jitter >= 1 or processing_at'}"
+                                  f" ({self.model}: seconds={self.seconds}, low={self.low}, high={self.high})")
 
     def duration(self, speech_seconds: float, rng: random.Random) -> float:
         if self.model == "fixed":
@@ -170,24 +229,30 @@ class SimulatorConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SimulatorConfig:
         """Read a config as JSON/YAML data (the ``--config`` file and the admin endpoint)."""
-        data = dict(data)
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InvalidArgument(f"unknown simulator setting(s): {', '.join(sorted(unknown))}")
-        if "licenses" in data and data["licenses"] is not None:
-            data["licenses"] = frozenset(data["licenses"])
-        if "characters" in data:
-            data["characters"] = tuple(data["characters"])
-        if isinstance(data.get("timing"), str):
-            data["timing"] = Timing.parse(data["timing"])
-        elif isinstance(data.get("timing"), Mapping):
-            data["timing"] = Timing(**data["timing"])
+        data = _checked(cls, data, "simulator setting")
+        for key in ("licenses", "characters"):
+            value = data.get(key)
+            if value is None:
+                if key == "characters" and key in data:
+                    raise InvalidArgument("simulator setting 'characters' must be a list of names")
+                continue
+            if not isinstance(value, list | tuple | set | frozenset) or not all(isinstance(v, str) for v in value):
+                raise InvalidArgument(f"simulator setting '{key}' must be a list of strings, got {value!r}")
+            data[key] = frozenset(value) if key == "licenses" else tuple(value)
+        timing = data.get("timing")
+        if isinstance(timing, str):
+            data["timing"] = Timing.parse(timing)
+        elif isinstance(timing, Mapping):
+            data["timing"] = Timing(**_checked(Timing, timing, "timing"))
+        elif "timing" in data and not isinstance(timing, Timing):
+            raise InvalidArgument(f"simulator setting 'timing' must be text like 'fixed:5' or a mapping, "
+                                  f"got {timing!r}")
         if "faults" in data:
-            data["faults"] = tuple(f if isinstance(f, Fault) else Fault.from_dict(f) for f in data["faults"])
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise InvalidArgument(f"bad simulator setting: {exc}") from None
+            faults = data["faults"]
+            if not isinstance(faults, list | tuple):
+                raise InvalidArgument(f"simulator setting 'faults' must be a list, got {faults!r}")
+            data["faults"] = tuple(f if isinstance(f, Fault) else Fault.from_dict(f) for f in faults)
+        return cls(**data)
 
     def as_dict(self) -> dict[str, Any]:
         return {
