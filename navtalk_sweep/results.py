@@ -139,15 +139,29 @@ class Run:
     records: list[dict[str, Any]]
 
 
+#: what every stored case record must carry for reports and comparisons to read it
+REQUIRED = {"case_id": str, "outcome": str}
+
+
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     out = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
+    try:
+        with path.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
                 try:
-                    out.append(json.loads(line))
+                    record = json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise RunError(f"{path}:{n}: not JSON ({exc.msg})") from None
+                if not isinstance(record, dict):
+                    raise RunError(f"{path}:{n}: expected a JSON object, got {type(record).__name__}")
+                for key, kind in REQUIRED.items():
+                    if not isinstance(record.get(key), kind):
+                        raise RunError(f"{path}:{n}: record without a {kind.__name__} '{key}'")
+                out.append(record)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RunError(f"{path}: cannot read ({exc})") from None
     return out
 
 

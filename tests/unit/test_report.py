@@ -120,7 +120,7 @@ def test_report_command_needs_no_network_and_names_bad_input(tmp_path, capsys):
     assert main(["report", str(tmp_path / "r")]) == 0
     assert main(["report", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'nope'}: no such run directory\n"
-    (tmp_path / "r" / "results.jsonl").write_text('{"case_id": "c1"}\n{broken\n')
+    (tmp_path / "r" / "results.jsonl").write_text('{"case_id": "c1", "outcome": "passed"}\n{broken\n')
     assert main(["report", str(tmp_path / "r")]) == 2
     assert capsys.readouterr().err.endswith("results.jsonl:2: not JSON (Expecting property name enclosed in double "
                                             "quotes)\n")
@@ -157,3 +157,16 @@ def test_golden_outputs(tmp_path, name):
         path.write_text(produced, encoding="utf-8")
     assert produced == path.read_text(encoding="utf-8"), (
         f"{name} changed; if on purpose: NAVTALK_REGENERATE_GOLDEN=1 pytest {__file__} -k golden")
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ('{"case_id": "c1", "outcome": "passed"}\n[1, 2]\n', "results.jsonl:2: expected a JSON object, got list"),
+    ('{"outcome": "passed"}\n', "results.jsonl:1: record without a str 'case_id'"),
+    ('{"case_id": "c1", "outcome": null}\n', "results.jsonl:1: record without a str 'outcome'"),
+])
+def test_broken_records_are_named_not_crashed_on(tmp_path, capsys, content, message):
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "results.jsonl").write_text(content, encoding="utf-8")
+    assert main(["compare", str(run), str(run)]) == 2
+    assert capsys.readouterr().err == f"error: {run / message}\n"
