@@ -71,8 +71,10 @@ def cmd_marks(args: argparse.Namespace) -> int:
     for rec in run.records:
         mark = marks.get(rec.get("key"))
         if mark:
-            rec["review"] = {"rating": int(mark["rating"]) if mark.get("rating") else None,
-                             "note": mark.get("note") or ""}
+            rating = str(mark.get("rating") or "")
+            if rating and rating not in "12345":
+                raise RunError(f"{args.marks}: rating of {rec.get('key')} must be 1 to 5, got {rating!r}")
+            rec["review"] = {"rating": int(rating) if rating else None, "note": str(mark.get("note") or "")}
             applied += 1
     write_results(run.path, run.records)
     _render(run.path, None)

@@ -170,3 +170,11 @@ def test_broken_records_are_named_not_crashed_on(tmp_path, capsys, content, mess
     (run / "results.jsonl").write_text(content, encoding="utf-8")
     assert main(["compare", str(run), str(run)]) == 2
     assert capsys.readouterr().err == f"error: {run / message}\n"
+
+
+def test_marks_with_a_bad_rating_are_refused(tmp_path, capsys):
+    run = make_run(tmp_path / "r", [record("c1")], "rid")
+    marks = tmp_path / "marks.json"
+    marks.write_text(json.dumps({"run_id": "rid", "marks": [{"key": "c1", "rating": "great"}]}))
+    assert main(["marks", str(run.path), str(marks)]) == 2
+    assert capsys.readouterr().err == f"error: {marks}: rating of c1 must be 1 to 5, got 'great'\n"
