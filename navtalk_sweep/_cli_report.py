@@ -72,7 +72,7 @@ def cmd_marks(args: argparse.Namespace) -> int:
         mark = marks.get(rec.get("key"))
         if mark:
             rating = str(mark.get("rating") or "")
-            if rating and rating not in "12345":
+            if rating and rating not in {"1", "2", "3", "4", "5"}:
                 raise RunError(f"{args.marks}: rating of {rec.get('key')} must be 1 to 5, got {rating!r}")
             rec["review"] = {"rating": int(rating) if rating else None, "note": str(mark.get("note") or "")}
             applied += 1
