@@ -230,3 +230,28 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
     assert meta["status"] == "interrupted"
     finished = read_results(run_dir)
     assert 1 <= len(finished) < 27
+
+
+def test_standalone_mock_reads_loopback_media_for_real(tmp_path):
+    import functools
+    import http.server
+    import threading
+
+    from tests.conftest import DATA
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(DATA))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    files = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=files.serve_forever, daemon=True).start()
+    try:
+        audio = f"http://127.0.0.1:{files.server_address[1]}/obama_2s_mono.wav"
+        with mock_process("--quiet") as base:
+            body = {"license": FAKE_LICENSE, "character_name": "girl2"}
+            near = httpx.post(f"{base}/generate", json={**body, "audio_url": audio}).json()["task_id"]
+            far = httpx.post(f"{base}/generate", json={**body, "audio_url": "https://example.com/a.mp3"}).json()
+            tasks = {t["task_id"]: t for t in httpx.get(f"{base}/__admin/tasks").json()}
+    finally:
+        files.shutdown()
+        files.server_close()
+    assert tasks[near]["speech_seconds"] == 2.0  # fetched over loopback and measured
+    assert tasks[far["task_id"]]["speech_seconds"] == 5.0  # the internet is never reached: estimated
