@@ -23,7 +23,7 @@ from navtalk_sweep.errors import ClientError, InvalidArgument, RunError
 from navtalk_sweep.media import have_av, probe_video
 from navtalk_sweep.results import Journal, load_run, new_run_id, read_journal, replay, write_meta, write_results
 from navtalk_sweep.runner import BAD_OUTCOMES, Event, Runner, RunOptions, plan_jobs
-from navtalk_sweep.scenario import load_scenarios
+from navtalk_sweep.scenario import Case, load_scenarios
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 MOCK_LICENSE = "sk-test-mock"
@@ -219,7 +219,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     for warning in warnings:
         print(warning, file=sys.stderr)
     shard, shards = _shard(args.shard)
-    cases = [c for i, c in enumerate(c for p in plans for c in p) if i % shards == shard]
+    cases: list[Case] = []
+    offset = 0
+    for plan in plans:  # shards are cut on the index space: cases of other shards are never built
+        cases += plan.shard(shard, shards, offset)
+        offset += plan.count()
     jobs = plan_jobs(cases, args.repeat)
     target = _Target(args, meta.get("target"))
     if args.dry_run:

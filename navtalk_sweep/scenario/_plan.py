@@ -144,6 +144,18 @@ class ScenarioPlan:
     def head(self, n: int) -> list[Case]:
         return list(islice(self, n))
 
+    def shard(self, index: int, count: int, offset: int = 0) -> Iterator[Case]:
+        """Every ``count``-th case from ``index`` (positions start at ``offset``); only those are built."""
+        position = offset
+        for idx in self._selected():
+            if position % count == index:
+                yield self.case(self.assignment(idx))
+            position += 1
+        for extra in self.include:
+            if position % count == index:
+                yield self.case(extra)
+            position += 1
+
     def assignment(self, idx: Index) -> dict[str, Scalar]:
         params: dict[str, Scalar] = {}
         for axis, i in zip(self.axes, idx, strict=True):

@@ -107,3 +107,12 @@ def test_case_id_is_pinned():
     assert first.request == {"character_name": "girl2", "content": "Hello there", "voice": "nova",
                              "bbox_shift": -9, "extra_margin": 0, "parsing_mode": "jaw"}
     assert first.case_id == "3defd2e9b497"
+
+
+@settings(max_examples=20)
+@given(st.integers(1, 5), st.integers(0, 7))
+def test_shards_partition_the_cases(shards, offset):
+    plan = load_text(SCENARIO, "ids.yaml").plans[0]
+    parts = [[c.case_id for c in plan.shard(k, shards, offset)] for k in range(shards)]
+    assert sorted(i for part in parts for i in part) == sorted(c.case_id for c in plan)
+    assert sum(len(p) for p in parts) == plan.count()
