@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -13,12 +14,19 @@ from mock_server import create_app, create_service
 from navtalk_sweep.simulator import SimulatorConfig
 
 
-def _loopback_get(url: str) -> bytes | None:
-    try:
-        response = httpx.get(url, timeout=5.0)
-    except httpx.HTTPError:
-        return None
-    return response.content if response.status_code == 200 else None
+def _loopback_getter(own_port: int) -> Callable[[str], bytes | None]:
+    """Fetches loopback media, except from this very server (its event loop would wait on itself)."""
+
+    def get(url: str) -> bytes | None:
+        if httpx.URL(url).port == own_port:
+            return None
+        try:
+            response = httpx.get(url, timeout=5.0)
+        except httpx.HTTPError:
+            return None
+        return response.content if response.status_code == 200 else None
+
+    return get
 
 
 def _not_a_deliberate_drop(record: logging.LogRecord) -> bool:
@@ -29,7 +37,7 @@ def _not_a_deliberate_drop(record: logging.LogRecord) -> bool:
 
 def serve(*, host: str = "127.0.0.1", port: int = 8000, seed: int = 0, config: SimulatorConfig | None = None,
           media_dir: str | Path | None = None, quiet: bool = False) -> None:
-    service = create_service(seed=seed, config=config, media_dir=media_dir, http_get=_loopback_get)
+    service = create_service(seed=seed, config=config, media_dir=media_dir, http_get=_loopback_getter(port))
     if not quiet:
         service.log = lambda line: print(line, file=sys.stderr, flush=True)
     # uvicorn's access log prints query strings, licences included: ours redacts them instead
