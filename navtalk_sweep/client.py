@@ -158,40 +158,46 @@ def _transport_error(exc: httpx.HTTPError, what: str, endpoint: Endpoint) -> Tra
 
 
 class _Base:
+    """What both clients share: how each call's request is built and what it is called in errors."""
+
+    http: httpx.Client | httpx.AsyncClient
+
     def __init__(self, endpoint: Endpoint) -> None:
         self.endpoint = endpoint
 
-    def _status_params(self, task_id: str) -> dict[str, str]:
-        return {"license": self.endpoint.license, "task_id": task_id}
+    def _submit_request(self, body: Mapping[str, Any]) -> tuple[httpx.Request, str]:
+        return self.http.build_request("POST", self.endpoint.generate_url, json=dict(body)), "submit"
+
+    def _status_request(self, task_id: str) -> tuple[httpx.Request, str]:
+        params = {"license": self.endpoint.license, "task_id": task_id}
+        return self.http.build_request("GET", self.endpoint.status_url, params=params), f"query_status {task_id}"
 
 
 class AsyncNavTalkClient(_Base):
     """Async NavTalk calls over an injected ``httpx.AsyncClient``."""
 
+    http: httpx.AsyncClient
+
     def __init__(self, endpoint: Endpoint, http: httpx.AsyncClient) -> None:
         super().__init__(endpoint)
         self.http = http
 
-    async def submit(self, body: Mapping[str, Any]) -> Submitted:
+    async def _send(self, call: tuple[httpx.Request, str]) -> httpx.Response:
+        request, what = call
         try:
-            response = await self.http.post(self.endpoint.generate_url, json=dict(body))
+            return await self.http.send(request)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, "submit", self.endpoint) from exc
-        return read_submit(response)
+            raise _transport_error(exc, what, self.endpoint) from exc
+
+    async def submit(self, body: Mapping[str, Any]) -> Submitted:
+        return read_submit(await self._send(self._submit_request(body)))
 
     async def status(self, task_id: str) -> TaskStatus:
-        try:
-            response = await self.http.get(self.endpoint.status_url, params=self._status_params(task_id))
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, f"query_status {task_id}", self.endpoint) from exc
-        return read_status(response, task_id)
+        return read_status(await self._send(self._status_request(task_id)), task_id)
 
     async def upload(self, url: str, data: bytes) -> None:
         """PUT ``data`` at ``url`` (local media for a navtalk-sweep mock)."""
-        try:
-            response = await self.http.put(url, content=data)
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, "upload", self.endpoint) from exc
+        response = await self._send((self.http.build_request("PUT", url, content=data), "upload"))
         if response.status_code != 200:
             raise ServiceError(f"upload: HTTP {response.status_code}", status_code=response.status_code)
 
@@ -224,23 +230,24 @@ class AsyncNavTalkClient(_Base):
 class NavTalkClient(_Base):
     """The same calls over a sync ``httpx.Client``, for scripts and tests."""
 
+    http: httpx.Client
+
     def __init__(self, endpoint: Endpoint, http: httpx.Client) -> None:
         super().__init__(endpoint)
         self.http = http
 
-    def submit(self, body: Mapping[str, Any]) -> Submitted:
+    def _send(self, call: tuple[httpx.Request, str]) -> httpx.Response:
+        request, what = call
         try:
-            response = self.http.post(self.endpoint.generate_url, json=dict(body))
+            return self.http.send(request)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, "submit", self.endpoint) from exc
-        return read_submit(response)
+            raise _transport_error(exc, what, self.endpoint) from exc
+
+    def submit(self, body: Mapping[str, Any]) -> Submitted:
+        return read_submit(self._send(self._submit_request(body)))
 
     def status(self, task_id: str) -> TaskStatus:
-        try:
-            response = self.http.get(self.endpoint.status_url, params=self._status_params(task_id))
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, f"query_status {task_id}", self.endpoint) from exc
-        return read_status(response, task_id)
+        return read_status(self._send(self._status_request(task_id)), task_id)
 
     def wait(self, task_id: str, *, interval: float = 2.0, timeout: float = 600.0,
              sleep: Any = time.sleep, clock: Any = time.monotonic) -> TaskStatus:

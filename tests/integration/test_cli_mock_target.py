@@ -8,11 +8,7 @@ import pytest
 import yaml
 
 from navtalk_sweep.cli import main
-from tests.conftest import SCENARIOS
-
-
-def results(run_dir):
-    return [json.loads(line) for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+from tests.conftest import SCENARIOS, read_results
 
 
 def test_quickstart_runs_offline_and_passes(tmp_path, capsys, monkeypatch):
@@ -22,7 +18,7 @@ def test_quickstart_runs_offline_and_passes(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr()
     assert "27 case(s): 27 passed" in out.out
     assert "[27/27]" in out.err  # plain progress lines, not a live terminal line
-    recs = results(run_dir)
+    recs = read_results(run_dir)
     assert sorted({r["mode"] for r in recs}) == list(range(1, 10))
     assert all(r["facts"]["video_codec"] == "h264" and r["facts"]["height"] == 512 for r in recs)
     base64_cases = [r for r in recs if r["mode"] in (2, 6, 8)]
@@ -43,7 +39,7 @@ def test_reuse_takes_earlier_results_instead_of_paying(tmp_path, capsys):
     assert main(["run", str(SCENARIOS / "every_voice.yaml"), "--run-dir", str(second), "--reuse", str(first)]) == 0
     meta = json.loads((second / "run.json").read_text())
     assert meta["mock_calls"] == {}  # nothing was submitted or polled
-    recs = results(second)
+    recs = read_results(second)
     assert all(r["reused_from"] == "a" and r["outcome"] == "passed" for r in recs)
     assert all((second / r["video"]).is_file() for r in recs)  # the run directory stands on its own
 
@@ -86,10 +82,10 @@ def test_shards_merge_back_into_the_whole_run(tmp_path, capsys):
     for k in (1, 2, 3):
         assert main(["run", str(SCENARIOS / "quickstart.yaml"), "--shard", f"{k}/3", "--run-dir",
                      str(tmp_path / f"s{k}"), "--no-download"]) == 0
-    sizes = [len(results(tmp_path / f"s{k}")) for k in (1, 2, 3)]
+    sizes = [len(read_results(tmp_path / f"s{k}")) for k in (1, 2, 3)]
     assert sizes == [9, 9, 9]
     assert main(["merge", *(str(tmp_path / f"s{k}") for k in (1, 2, 3)), "--out", str(tmp_path / "all")]) == 0
-    assert len({r["case_id"] for r in results(tmp_path / "all")}) == 27
+    assert len({r["case_id"] for r in read_results(tmp_path / "all")}) == 27
     assert main(["run", str(SCENARIOS / "quickstart.yaml"), "--shard", "4/3"]) == 2
     assert capsys.readouterr().err.endswith("error: --shard must be K/N with 1 <= K <= N, got '4/3'\n")
 
@@ -100,10 +96,10 @@ def test_a_run_stopped_by_a_wrong_licence_resumes_with_the_right_one(tmp_path, c
     run_dir = tmp_path / "r"
     args = [str(SCENARIOS / "every_voice.yaml"), "--run-dir", str(run_dir), "--mock-config", str(config)]
     assert main(["run", *args, "--license", "sk-test-wrong-key"]) == 1
-    assert {r["outcome"] for r in results(run_dir)} <= {"error", "skipped"}
+    assert {r["outcome"] for r in read_results(run_dir)} <= {"error", "skipped"}
     assert main(["run", "--resume", str(run_dir), "--mock-config", str(config), "--license",
                  "sk-test-right-key"]) == 0
-    assert {r["outcome"] for r in results(run_dir)} == {"passed"} and len(results(run_dir)) == 12
+    assert {r["outcome"] for r in read_results(run_dir)} == {"passed"} and len(read_results(run_dir)) == 12
 
 
 @pytest.mark.parametrize(("answer", "code"), [("n", 2), ("y", 1)])

@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import FAKE_LICENSE, SCENARIOS
+from tests.conftest import FAKE_LICENSE, SCENARIOS, read_results
 from tests.servers import mock_process
 
 FAULTS = {
@@ -43,10 +43,6 @@ def faulty_server(tmp_path):
     config.write_text(yaml.safe_dump(FAULTS), encoding="utf-8")
     with mock_process("--config", str(config), "--seed", "4", "--quiet") as base:
         yield base
-
-
-def read_results(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "results.jsonl").read_text(encoding="utf-8").splitlines()]
 
 
 def test_run_against_a_faulty_server_records_every_case(faulty_server, tmp_path):
