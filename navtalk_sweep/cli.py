@@ -63,7 +63,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         head = plan.head(args.show)
         out["scenarios"].append({"name": plan.name, "source": plan.source, "cases": n,
                                  "modes": {str(k): v for k, v in sorted(modes.items())},
-                                 "voices": dict(voices), "speech_seconds": seconds})
+                                 "voices": dict(voices), "speech_seconds": seconds,
+                                 "first": [{"case_id": c.case_id, "mode": int(c.mode) if c.mode else None,
+                                            "label": c.label} for c in head]})
         if args.format == "text":
             print(f"{plan.name} ({plan.source}): {n} case(s), {seconds:.1f} s of speech, sample={plan.sample.method}")
             rows = [[c.case_id, str(int(c.mode or 0) or "-"), c.label] for c in head]

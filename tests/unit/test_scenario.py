@@ -42,6 +42,8 @@ def test_plan_of_all_examples_counts(capsys):
     assert by_name["cheeks-linked"]["cases"] == 5 * 2
     assert by_name["every-voice"]["voices"] == {v: 2 for v in ("alloy", "echo", "fable", "onyx", "nova", "shimmer")}
     assert data["total"]["cases"] == sum(s["cases"] for s in data["scenarios"])
+    assert by_name["every-voice"]["first"][0] == {"case_id": "e7af067adbe2", "mode": 9,
+                                                  "label": "character+tts face=girl2 voice=alloy"}
 
 
 def test_count_removes_excluded_and_adds_included():
