@@ -8,10 +8,9 @@ from the index space, and pairwise builds a covering array greedily.
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Iterator, Sequence
 from itertools import combinations, product
-from random import Random  # the bare name: Grid.random would shadow the module in annotations
+from random import Random  # by name: the method Grid.random would shadow a module import
 
 Index = tuple[int, ...]
 #: an exclusion rule: for each axis it constrains, the value indexes it matches
@@ -81,7 +80,7 @@ class Grid:
 
     def random(self, n: int, seed: int) -> list[Index]:
         """``n`` distinct surviving cases, the same for the same seed on every machine."""
-        rng = random.Random(seed)
+        rng = Random(seed)
         available = self.count()
         if n >= available:
             return list(self)
@@ -104,7 +103,7 @@ class Grid:
         axes = range(len(self.sizes))
         if len(self.sizes) < 2:
             return list(self)
-        rng = random.Random(seed)
+        rng = Random(seed)
         uncovered = {
             (a, va, b, vb)
             for a, b in combinations(axes, 2)

@@ -10,7 +10,6 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from itertools import product
 from pathlib import Path
 from typing import Any
 
@@ -75,7 +74,8 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Loc:
     out: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, dict) and part in node) or (
+                isinstance(node, list) and isinstance(part, int) and part < len(node)):
             out.append(part)
             node = node[part]
         elif isinstance(node, dict) and part == "start" and "from" in node:
@@ -306,17 +306,10 @@ class _Builder:
         """Every face x speech x voice combination must fit a mode, unless the scenario expects rejection."""
         if plan.expect.rejected:
             return
-        pin = [i for i, a in enumerate(plan.axes) if {"face", "speech", "voice"} & set(a.fields)]
-        for values in product(*(range(len(plan.axes[a].values)) for a in pin)):
-            pinned = dict(zip(pin, values, strict=True))
-            if plan.grid.count(pinned) == 0:
-                continue
-            params: dict[str, Scalar] = {}
-            for a, v in pinned.items():
-                params.update(plan.axes[a].values[v].params)
+        for params, _ in plan.speech_groups():
             case = plan.case(params)
             if case.violation:
-                where = ("matrix", plan.axes[pin[0]].name) if pin else ("inputs",)
+                where = ("matrix", plan.axes[plan.speech_axes[0]].name) if plan.speech_axes else ("inputs",)
                 combo = " ".join(f"{k}={v}" for k, v in params.items()) or "the defaults"
                 raise self.err(where, f"case {combo} breaks the contract: {case.violation}; exclude it, or set "
                                       f"expect.rejected: true for a deliberate negative test")

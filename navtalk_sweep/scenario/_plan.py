@@ -212,8 +212,22 @@ class ScenarioPlan:
 
     # -- summaries without building every case --------------------------------------
 
-    def _speech_axes(self) -> list[int]:
+    @cached_property
+    def speech_axes(self) -> list[int]:
+        """The axes that decide a case's mode and voice: those setting face, speech or voice."""
         return [i for i, a in enumerate(self.axes) if {"face", "speech", "voice"} & set(a.fields)]
+
+    def speech_groups(self) -> Iterator[tuple[dict[str, Scalar], int]]:
+        """Each face x speech x voice combination of the grid that survives the rules, with its case count."""
+        axes = self.speech_axes
+        for values in product(*(range(len(self.axes[a].values)) for a in axes)):
+            pinned = dict(zip(axes, values, strict=True))
+            n = self.grid.count(pinned)
+            if n:
+                params: dict[str, Scalar] = {}
+                for a, v in pinned.items():
+                    params.update(self.axes[a].values[v].params)
+                yield params, n
 
     def summary(self) -> tuple[Counter[int], Counter[str], float]:
         """Cases per mode (0 = breaks the contract), per voice, and total speech seconds."""
@@ -229,15 +243,8 @@ class ScenarioPlan:
             seconds += case.speech_seconds * n
 
         if self.sample.method == "all":
-            pin_axes = self._speech_axes()
-            for values in product(*(range(len(self.axes[a].values)) for a in pin_axes)):
-                pinned = dict(zip(pin_axes, values, strict=True))
-                n = self.grid.count(pinned)
-                if n:
-                    params: dict[str, Scalar] = {}
-                    for a, v in pinned.items():
-                        params.update(self.axes[a].values[v].params)
-                    add(self.case(params), n)
+            for params, n in self.speech_groups():
+                add(self.case(params), n)
             for extra in self.include:
                 add(self.case(extra), 1)
         else:
