@@ -139,7 +139,7 @@ def _adopt_videos(run_dir: Path, records: list[dict[str, Any]]) -> None:
             rec["video"] = f"videos/{dest.name}"
 
 
-async def _execute(args: argparse.Namespace, run_dir: Path, target: _Target, runner_kwargs: dict[str, Any],
+async def _execute(args: argparse.Namespace, run_dir: Path, target: _Target, reuse: dict[str, dict[str, Any]],
                    jobs: list[Any], emit: Any) -> Runner:
     limits = httpx.Limits(max_connections=max(10, args.concurrency * 2))
     timeout = httpx.Timeout(args.request_timeout)
@@ -148,7 +148,7 @@ async def _execute(args: argparse.Namespace, run_dir: Path, target: _Target, run
         media_url = await _prepare_media(target, client, jobs)
         fetch = _fetcher(client, run_dir) if args.download else None
         runner = Runner(client, _options(args), emit, now=_now(target), media_url=media_url, fetch=fetch,
-                        **runner_kwargs)
+                        reuse=reuse)
         await runner.run(jobs)
         return runner
 
@@ -252,7 +252,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     reuse = _reuse_map(args.reuse)
     runner: Runner | None = None
     try:
-        coro = _execute(args, run_dir, target, {"reuse": reuse}, jobs, emit)
+        coro = _execute(args, run_dir, target, reuse, jobs, emit)
         runner = run_virtual(coro, target.clock) if target.clock is not None else asyncio.run(coro)
     finally:
         # interrupted or not, what finished is written out: no result is lost

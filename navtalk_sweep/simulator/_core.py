@@ -47,6 +47,13 @@ class Reply:
     delay: float = 0.0
 
 
+def _audio_bytes(raw: str) -> bytes:
+    """The audio of an ``audio_base64`` field: strict base64, a ``data:...;base64,`` prefix stripped."""
+    if raw.startswith("data:"):
+        raw = raw.partition(",")[2]
+    return base64.b64decode(raw, validate=True)
+
+
 @dataclass
 class Task:
     task_id: str
@@ -153,10 +160,7 @@ class Simulator:
         if body.get("content"):
             return estimate_text_seconds(str(body["content"]))
         if body.get("audio_base64"):
-            raw = str(body["audio_base64"])
-            if raw.startswith("data:"):
-                raw = raw.partition(",")[2]
-            return audio_seconds(base64.b64decode(raw, validate=True)) or self.config.unknown_audio_seconds
+            return audio_seconds(_audio_bytes(str(body["audio_base64"]))) or self.config.unknown_audio_seconds
         url = str(body.get("audio_url", ""))
         data = self.fetch_media(url) if self.fetch_media else None
         if data is None:
@@ -209,7 +213,7 @@ class Simulator:
             if raw.startswith("data:") and cfg.data_uri == "reject":
                 return self._error(cfg.reject_status, "audio_base64 must be plain base64, not a data: URI"), {}, None
             try:
-                base64.b64decode(raw.partition(",")[2] if raw.startswith("data:") else raw, validate=True)
+                _audio_bytes(raw)
             except (binascii.Error, ValueError):
                 return self._error(cfg.reject_status, "audio_base64 is not valid base64"), {}, None
         for control in ("bbox_shift", "extra_margin", "left_cheek_width", "right_cheek_width"):
