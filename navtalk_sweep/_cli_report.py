@@ -8,30 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from navtalk_sweep.errors import RunError
-from navtalk_sweep.report import compare_runs, format_comparison, merge_runs, write_html, write_junit
+from navtalk_sweep.report import compare_runs, format_comparison, merge_runs, publish
 from navtalk_sweep.results import load_run, write_results
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def _render(run_dir: Path, baseline: str | None) -> bool:
-    """Write report.html and junit.xml (and comparison.json); True when the baseline shows regressions."""
-    run = load_run(run_dir)
-    comparison = None
-    if baseline:
-        c = compare_runs(load_run(baseline), run)
-        comparison = c.as_dict()
-        (run_dir / "comparison.json").write_text(json.dumps(comparison, indent=2), encoding="utf-8")
-        print(format_comparison(c, "text"))
-    elif (run_dir / "comparison.json").exists():
-        comparison = json.loads((run_dir / "comparison.json").read_text(encoding="utf-8"))
-    write_html(run, comparison)
-    write_junit(run)
-    return bool(comparison and comparison["regressions"])
-
-
-def after_run(run_dir: Path, baseline: str | None) -> bool:
-    return _render(run_dir, baseline)
+def _render(run_dir: Path, baseline: str | None) -> None:
+    """Write report.html and junit.xml (and comparison.json), printing a baseline comparison."""
+    comparison = publish(run_dir, baseline)
+    if comparison is not None:
+        print(format_comparison(comparison, "text"))
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -68,15 +55,17 @@ def cmd_marks(args: argparse.Namespace) -> int:
     if data.get("run_id") not in (None, run.meta.get("run_id")):
         raise RunError(f"{args.marks}: marks are for run {data.get('run_id')}, not {run.meta.get('run_id')}")
     applied = 0
+    records = []
     for rec in run.records:
-        mark = marks.get(rec.get("key"))
+        mark = marks.get(rec.key)
         if mark:
             rating = str(mark.get("rating") or "")
             if rating and rating not in {"1", "2", "3", "4", "5"}:
-                raise RunError(f"{args.marks}: rating of {rec.get('key')} must be 1 to 5, got {rating!r}")
-            rec["review"] = {"rating": int(rating) if rating else None, "note": str(mark.get("note") or "")}
+                raise RunError(f"{args.marks}: rating of {rec.key} must be 1 to 5, got {rating!r}")
+            rec = rec.replace(review={"rating": int(rating) if rating else None, "note": str(mark.get("note") or "")})
             applied += 1
-    write_results(run.path, run.records)
+        records.append(rec)
+    write_results(run.path, records)
     _render(run.path, None)
     print(f"{applied} mark(s) written to {run.path / 'results.jsonl'}")
     return EXIT_OK

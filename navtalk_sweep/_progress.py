@@ -32,7 +32,7 @@ class Progress:
             self._processing.discard(event.key)
             self.counts["finished"] += 1
             for rec in event.records[:1]:
-                self.counts["done" if rec.get("final_status") == "done" else "not done"] += 1
+                self.counts["done" if rec.done else "not done"] += 1
         elif isinstance(event, RunStopped):
             self._write(f"stopping: {event.reason}", force=True)
             return

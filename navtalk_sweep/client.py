@@ -24,6 +24,7 @@ import httpx
 
 from navtalk_sweep.contract import DEFAULT_GENERATE_URL, DEFAULT_STATUS_URL, error_message, redact
 from navtalk_sweep.errors import (
+    ClientError,
     InvalidArgument,
     LicenseRejected,
     MalformedResponse,
@@ -193,7 +194,11 @@ class AsyncNavTalkClient(_Base):
         return read_submit(await self._send(self._submit_request(body)))
 
     async def status(self, task_id: str) -> TaskStatus:
-        return read_status(await self._send(self._status_request(task_id)), task_id)
+        try:
+            return read_status(await self._send(self._status_request(task_id)), task_id)
+        except ClientError as exc:
+            exc.task_id = task_id
+            raise
 
     async def upload(self, url: str, data: bytes) -> None:
         """PUT ``data`` at ``url`` (local media for a navtalk-sweep mock)."""
@@ -247,7 +252,11 @@ class NavTalkClient(_Base):
         return read_submit(self._send(self._submit_request(body)))
 
     def status(self, task_id: str) -> TaskStatus:
-        return read_status(self._send(self._status_request(task_id)), task_id)
+        try:
+            return read_status(self._send(self._status_request(task_id)), task_id)
+        except ClientError as exc:
+            exc.task_id = task_id
+            raise
 
     def wait(self, task_id: str, *, interval: float = 2.0, timeout: float = 600.0,
              sleep: Any = time.sleep, clock: Any = time.monotonic) -> TaskStatus:

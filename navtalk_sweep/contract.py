@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from navtalk_sweep.errors import ContractViolation
+from navtalk_sweep.errors import ContractViolation, one_line
 
 __all__ = [
     "DEFAULT_CHARACTERS",
@@ -178,14 +178,12 @@ def mode_of(body: Mapping[str, Any], *, require_license: bool = False) -> Mode:
 
 
 def error_message(body: object) -> str | None:
-    """The failure reason in an error body, whichever field the server used."""
+    """The failure reason in an error body, whichever field the server used, on one line."""
     if isinstance(body, Mapping):
         for key in ("message", "error", "msg", "detail"):
             value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
             if value:
-                return str(value)
+                return one_line(value if isinstance(value, str) else str(value)) or None
     return None
 
 

@@ -1,10 +1,11 @@
 """The exceptions navtalk-sweep raises, all under one root.
 
     NavTalkSweepError
+    ├── UsageError: the command line cannot be run as given (flags, environment, an answer)
     ├── InvalidArgument (also TypeError): misuse of the Python API
     ├── ScenarioError: a scenario file is broken (path, line, column)
     ├── ContractViolation: a request maps to none of the nine modes
-    ├── ClientError: talking to a NavTalk endpoint went wrong (case_id, task_id)
+    ├── ClientError: talking to a NavTalk endpoint went wrong (task_id, when polling)
     │   ├── TransportError: the request may not have arrived (sent: bool)
     │   ├── ServiceError: the service answered with an error (status_code, message)
     │   │   ├── LicenseRejected
@@ -13,7 +14,8 @@
     └── RunError: a run directory cannot be used (path)
 
 A message says where, what was expected, what was found, and a hint when there is
-one. The CLI maps ScenarioError, RunError and InvalidArgument to exit code 2.
+one, on one line: every message is folded to one line where it is made. The CLI maps
+every NavTalkSweepError to exit code 2.
 """
 
 from __future__ import annotations
@@ -30,11 +32,16 @@ __all__ = [
     "ScenarioError",
     "ServiceError",
     "TransportError",
+    "UsageError",
 ]
 
 
 class NavTalkSweepError(Exception):
     """The root of every error navtalk-sweep raises on purpose."""
+
+
+class UsageError(NavTalkSweepError):
+    """The command line cannot be run as given: a flag, the environment, or the user's answer."""
 
 
 class InvalidArgument(NavTalkSweepError, TypeError):
@@ -54,12 +61,18 @@ class ContractViolation(NavTalkSweepError, ValueError):
     """A request body maps to none of the nine modes of the contract."""
 
 
-class ClientError(NavTalkSweepError):
-    """A call to a NavTalk endpoint did not give a usable answer."""
+def one_line(text: str) -> str:
+    """``text`` on one line: every run of whitespace or control characters becomes one space."""
+    return " ".join("".join(" " if (ch < " " or "\x7f" <= ch <= "\x9f" or ch in "\u2028\u2029") else ch
+                            for ch in text).split())
 
-    def __init__(self, message: str, *, case_id: str | None = None, task_id: str | None = None) -> None:
-        self.case_id, self.task_id = case_id, task_id
-        super().__init__(message)
+
+class ClientError(NavTalkSweepError):
+    """A call to a NavTalk endpoint did not give a usable answer; ``task_id`` is set when polling."""
+
+    def __init__(self, message: str, *, task_id: str | None = None) -> None:
+        self.task_id = task_id
+        super().__init__(one_line(message))
 
 
 class TransportError(ClientError):

@@ -19,19 +19,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from navtalk_sweep.errors import RunError
-from navtalk_sweep.runner import (
-    CaseFinished,
-    CaseSubmitted,
-    Event,
-    JobState,
-    PollFailed,
-    StatusObserved,
-    SubmitRetried,
-    SubmitStarted,
-    event_from_dict,
-)
+from navtalk_sweep.record import CaseRecord
+from navtalk_sweep.runner import CaseFinished, Event, JobState, advance, event_from_dict
 
-__all__ = ["Journal", "Run", "load_run", "new_run_id", "replay", "write_results"]
+__all__ = ["Journal", "Replayed", "Run", "load_run", "new_run_id", "read_journal", "replay", "write_meta",
+           "write_results"]
 
 JOURNAL, RESULTS, META = "journal.jsonl", "results.jsonl", "run.json"
 
@@ -76,50 +68,42 @@ def read_journal(path: Path) -> Iterator[Event]:
                 return  # torn write
             try:
                 yield event_from_dict(json.loads(line))
-            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            except (KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
                 raise RunError(f"{path}:{n}: unreadable journal line ({exc})") from None
 
 
 @dataclass
 class Replayed:
+    """Each job's state and last records, as the journal tells them."""
+
     states: dict[str, JobState] = field(default_factory=dict)
-    records: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    records: dict[str, list[CaseRecord]] = field(default_factory=dict)
+
+    def in_order(self, keys: Iterable[str]) -> list[CaseRecord]:
+        """The records of these jobs, in the order given (plan order), skipping jobs with none."""
+        return [r for key in keys for r in self.records.get(key, ())]
 
 
 def replay(events: Iterable[Event]) -> Replayed:
-    """What the journal says of each job: submitted? which task? finished with which records?"""
+    """What the journal says of each job, through the runner's own transition function."""
     out = Replayed()
     for ev in events:
         key = getattr(ev, "key", None)
         if key is None:
             continue
-        st = out.states.setdefault(key, JobState())
-        if isinstance(ev, SubmitStarted):
-            st.submitting = True
-        elif isinstance(ev, CaseSubmitted):
-            st.task_id, st.submitted_at, st.latency = ev.task_id, ev.t - ev.latency, ev.latency
-        elif isinstance(ev, StatusObserved):
-            assert st.submitted_at is not None
-            st.history.append({"status": ev.status, "t": round(ev.t - st.submitted_at, 3)})
-            st.polls = ev.polls
-        elif isinstance(ev, SubmitRetried | PollFailed):
-            st.retries += 1
-        elif isinstance(ev, CaseFinished):
+        advance(out.states.setdefault(key, JobState()), ev)
+        if isinstance(ev, CaseFinished):
             out.records[key] = ev.records
-            st.finished = ev.final
-            if not ev.final and st.task_id is None:
-                # the runner ends a job early only when its submit was refused or never sent
-                st.submitting = False
     return out
 
 
-def write_results(run_dir: Path, records: Iterable[dict[str, Any]]) -> Path:
+def write_results(run_dir: Path, records: Iterable[CaseRecord]) -> Path:
     """Write ``results.jsonl`` atomically (a reader never sees half a file)."""
     path = run_dir / RESULTS
     tmp = path.with_suffix(".jsonl.tmp")
     with tmp.open("w", encoding="utf-8") as fh:
         for rec in records:
-            fh.write(_dump(rec) + "\n")
+            fh.write(_dump(rec.to_dict()) + "\n")
     tmp.replace(path)
     return path
 
@@ -136,14 +120,10 @@ class Run:
 
     path: Path
     meta: dict[str, Any]
-    records: list[dict[str, Any]]
+    records: list[CaseRecord]
 
 
-#: what every stored case record must carry for reports and comparisons to read it
-REQUIRED = {"case_id": str, "outcome": str}
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+def _read_jsonl(path: Path) -> list[CaseRecord]:
     out = []
     try:
         with path.open(encoding="utf-8") as fh:
@@ -156,10 +136,10 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
                     raise RunError(f"{path}:{n}: not JSON ({exc.msg})") from None
                 if not isinstance(record, dict):
                     raise RunError(f"{path}:{n}: expected a JSON object, got {type(record).__name__}")
-                for key, kind in REQUIRED.items():
-                    if not isinstance(record.get(key), kind):
-                        raise RunError(f"{path}:{n}: record without a {kind.__name__} '{key}'")
-                out.append(record)
+                try:
+                    out.append(CaseRecord.from_dict(record))
+                except (TypeError, ValueError) as exc:
+                    raise RunError(f"{path}:{n}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise RunError(f"{path}: cannot read ({exc})") from None
     return out

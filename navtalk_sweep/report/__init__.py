@@ -1,6 +1,7 @@
 """Pure functions from a stored run to HTML, JUnit XML, comparisons and merged runs."""
 
 from navtalk_sweep.report._html import render_html, write_html
+from navtalk_sweep.report._publish import publish
 from navtalk_sweep.report._view import axes_of, percentile, summary
 from navtalk_sweep.report.compare import Comparison, compare_runs, format_comparison
 from navtalk_sweep.report.junit import junit_tree, write_junit
@@ -14,6 +15,7 @@ __all__ = [
     "junit_tree",
     "merge_runs",
     "percentile",
+    "publish",
     "render_html",
     "summary",
     "write_html",

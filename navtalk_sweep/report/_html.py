@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from navtalk_sweep.report._view import axes_of, heatmaps, rows, summary
+from navtalk_sweep.report._view import axes_of, columns, heatmaps, rows, summary
 from navtalk_sweep.results import Run
 
 
@@ -44,7 +44,8 @@ def _target(meta: dict[str, Any]) -> str:
 
 def render_html(run: Run, comparison: dict[str, Any] | None = None) -> str:
     axes = axes_of(run.records)
-    data = {"run_id": run.meta.get("run_id"), "axes": axes, "rows": rows(run)}
+    cols = columns(run, axes)
+    data = {"run_id": run.meta.get("run_id"), "axes": axes, "columns": cols, "rows": rows(run, cols)}
     return environment().get_template("report.html.jinja2").render(
         meta={"run_id": None, "started_at": None, "finished_at": None, "stop_reason": None, **run.meta},
         target=_target(run.meta), summary=summary(run), heatmaps=heatmaps(run, axes),

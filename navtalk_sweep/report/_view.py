@@ -11,9 +11,9 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from navtalk_sweep.contract import VOICES, Mode
+from navtalk_sweep.record import FIELDS, CaseRecord, Field, Kind, Outcome, numeric_fields
 from navtalk_sweep.results import Run
 
-OUTCOME_ORDER = ("passed", "failed", "error", "timeout", "rejected", "skipped")
 #: heatmaps for at most this many axis pairs (the most varied axes first)
 MAX_HEATMAP_PAIRS = 15
 
@@ -27,11 +27,11 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[rank - 1]
 
 
-def axes_of(records: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:
+def axes_of(records: Iterable[CaseRecord]) -> dict[str, list[Any]]:
     """Parameters that take more than one value in the run, with their sorted values."""
     values: dict[str, set[Any]] = {}
     for rec in records:
-        for k, v in (rec.get("params") or {}).items():
+        for k, v in rec.params.items():
             values.setdefault(k, set()).add(v)
     out = {}
     for k, vs in values.items():
@@ -42,22 +42,21 @@ def axes_of(records: Iterable[dict[str, Any]]) -> dict[str, list[Any]]:
 
 def summary(run: Run) -> dict[str, Any]:
     recs = run.records
-    done_times = [r["time_to_done"] for r in recs if r.get("final_status") == "done" and
-                  r.get("time_to_done") is not None]
-    polled = [r for r in recs if r.get("task_id")]
-    outcomes = Counter(r.get("outcome") for r in recs)
-    modes = Counter(r.get("mode") for r in recs)
-    voices = Counter((r.get("request") or {}).get("voice") for r in recs)
+    done_times = [r.time_to_done for r in recs if r.done and r.time_to_done is not None]
+    polled = [r for r in recs if r.task_id]
+    outcomes = Counter(r.outcome for r in recs)
+    modes = Counter(r.mode for r in recs)
+    voices = Counter(r.voice for r in recs)
     return {
         "total": len(recs),
-        "outcomes": [(o, outcomes.get(o, 0)) for o in OUTCOME_ORDER if outcomes.get(o)],
+        "outcomes": [(o.value, outcomes[o]) for o in Outcome if outcomes.get(o)],
         "modes": [(m.value, m.label, modes.get(m.value, 0)) for m in Mode],
         "invalid": modes.get(None, 0),
         "voices": [(v, voices[v]) for v in VOICES if voices.get(v)],
         "p50": percentile(done_times, 50), "p90": percentile(done_times, 90), "p99": percentile(done_times, 99),
-        "polls_per_task": round(sum(r.get("polls") or 0 for r in polled) / len(polled), 2) if polled else None,
-        "retries": sum(r.get("retries") or 0 for r in recs),
-        "scenarios": sorted({r.get("scenario") for r in recs if r.get("scenario")}),
+        "polls_per_task": round(sum(r.polls for r in polled) / len(polled), 2) if polled else None,
+        "retries": sum(r.retries for r in recs),
+        "scenarios": sorted({r.scenario for r in recs if r.scenario}),
     }
 
 
@@ -76,29 +75,30 @@ def _scale(value: float | None, low: float, high: float) -> str:
     return f"hsl(210,70%,{int(90 - 55 * frac)}%)"
 
 
-def heatmap_svg(records: Sequence[dict[str, Any]], x: str, y: str, xs: Sequence[Any], ys: Sequence[Any],
-                metric: str) -> Markup:
-    """Inline SVG: one cell per (x, y) value pair, coloured by the metric over its cases."""
-    cells: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
+def heatmap_svg(records: Sequence[CaseRecord], x: str, y: str, xs: Sequence[Any], ys: Sequence[Any],
+                measure: Field | None) -> Markup:
+    """Inline SVG: one cell per (x, y) value pair, coloured by a measure (None: pass rate) over its cases."""
+    cells: dict[tuple[Any, Any], list[CaseRecord]] = {}
     for rec in records:
-        p = rec.get("params") or {}
+        p = rec.params
         if x in p and y in p:
             cells.setdefault((p[x], p[y]), []).append(rec)
 
-    def value(group: list[dict[str, Any]]) -> float | None:
-        if metric == "pass_rate":
-            decided = [r for r in group if r.get("outcome") != "skipped"]
-            return sum(r.get("outcome") == "passed" for r in decided) / len(decided) if decided else None
-        nums = [r[metric] for r in group if isinstance(r.get(metric), int | float)]
+    def value(group: list[CaseRecord]) -> float | None:
+        if measure is None:
+            decided = [r for r in group if r.outcome is not Outcome.SKIPPED]
+            return sum(r.outcome is Outcome.PASSED for r in decided) / len(decided) if decided else None
+        nums = [v for v in map(measure.value, group) if isinstance(v, int | float)]
         return sum(nums) / len(nums) if nums else None
 
+    name = measure.name if measure is not None else "pass_rate"
     values = {k: value(g) for k, g in cells.items()}
     present = [v for v in values.values() if v is not None]
     low, high = (min(present), max(present)) if present else (0.0, 1.0)
     cw, ch, left, top = 64, 28, 110, 40
     width, height = left + cw * len(xs) + 10, top + ch * len(ys) + 10
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{width}" height="{height}" '
-             f'role="img" aria-label="{escape(metric)} over {escape(x)} and {escape(y)}">'),
+             f'role="img" aria-label="{escape(name)} over {escape(x)} and {escape(y)}">'),
              f'<text x="{left}" y="14" class="axis">{escape(x)} →</text>',
              f'<text x="4" y="{top - 6}" class="axis">{escape(y)} ↓</text>']
     for i, xv in enumerate(xs):
@@ -107,8 +107,8 @@ def heatmap_svg(records: Sequence[dict[str, Any]], x: str, y: str, xs: Sequence[
         parts.append(f'<text x="{left - 6}" y="{top + j * ch + 18}" text-anchor="end">{escape(yv)}</text>')
         for i, xv in enumerate(xs):
             v = values.get((xv, yv))
-            fill = _color(v) if metric == "pass_rate" else _scale(v, low, high)
-            label = "–" if v is None else (f"{v:.0%}" if metric == "pass_rate" else f"{v:.1f}")
+            fill = _color(v) if measure is None else _scale(v, low, high)
+            label = "–" if v is None else (f"{v:.0%}" if measure is None else _short(v))
             n = len(cells.get((xv, yv), []))
             parts.append(f'<g><title>{escape(x)}={escape(xv)} {escape(y)}={escape(yv)}: {label} ({n} cases)</title>'
                          f'<rect x="{left + i * cw}" y="{top + j * ch}" width="{cw - 2}" height="{ch - 2}" '
@@ -118,41 +118,58 @@ def heatmap_svg(records: Sequence[dict[str, Any]], x: str, y: str, xs: Sequence[
     return Markup("".join(parts))
 
 
-def heatmaps(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every pair of axes (most varied first, capped) for pass rate, time to done and duration error."""
-    names = sorted(axes, key=lambda k: -len(axes[k]))
-    recs = []  # derived numbers on copies: the stored run is left as it is
-    for r in run.records:
-        facts, speech = r.get("facts") or {}, r.get("speech_seconds")
-        derived = dict(r)
-        if facts.get("duration") is not None:
-            derived["video_duration"] = facts["duration"]
-            if speech is not None:
-                derived["duration_error"] = round(abs(facts["duration"] - speech), 3)
-        recs.append(derived)
-    metrics = [("pass_rate", "pass rate"), ("time_to_done", "time to done (s)")]
-    if any("duration_error" in r for r in recs):
-        metrics += [("duration_error", "duration error (s)"), ("video_duration", "video duration (s)")]
+def _short(v: float) -> str:
+    return f"{v:.1f}" if abs(v) < 1000 else f"{v:.3g}"
+
+
+def _title(f: Field) -> str:
+    return f"{f.label} ({f.unit})" if f.unit else f.label
+
+
+def measures_of(records: Sequence[CaseRecord]) -> list[Field]:
+    """The declared numeric fields that vary in this run (a constant draws no map)."""
     out = []
-    for x, y in list(combinations(names, 2))[:MAX_HEATMAP_PAIRS]:
-        for metric, title in metrics:
-            out.append({"x": x, "y": y, "metric": metric, "title": title,
-                        "svg": heatmap_svg(recs, x, y, axes[x], axes[y], metric)})
+    for f in numeric_fields():
+        values = {v for v in map(f.value, records) if isinstance(v, int | float)}
+        if len(values) > 1:
+            out.append(f)
     return out
 
 
-def rows(run: Run) -> list[dict[str, Any]]:
-    """The compact per-case data the page's script works on."""
+def heatmaps(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Every pair of axes (most varied first, capped) for pass rate and each declared measure that varies."""
+    names = sorted(axes, key=lambda k: -len(axes[k]))
+    measures: list[Field | None] = [None, *measures_of(run.records)]
+    out = []
+    for x, y in list(combinations(names, 2))[:MAX_HEATMAP_PAIRS]:
+        for m in measures:
+            out.append({"x": x, "y": y, "metric": m.name if m else "pass_rate",
+                        "title": _title(m) if m else "pass rate",
+                        "svg": heatmap_svg(run.records, x, y, axes[x], axes[y], m)})
+    return out
+
+
+def columns(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The table's columns: declared fields that hold a value in this run, the run's axes after ``voice``."""
+    out = []
+    for f in FIELDS.values():
+        if f.name in ("label", "outcome") or any(f.value(r) is not None for r in run.records):
+            out.append(f.as_dict())
+        if f.name == "voice":
+            out += [{"name": a, "label": a, "kind": Kind.CATEGORY.value, "order": None, "unit": "", "param": True}
+                    for a in axes if a != "voice"]
+    return out
+
+
+def rows(run: Run, cols: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The compact per-case data the page's script works on: column values, then what the detail shows."""
+    declared = [c["name"] for c in cols if not c.get("param")]
     out = []
     for i, r in enumerate(run.records):
         out.append({
-            "i": i, "id": r.get("case_id"), "key": r.get("key"), "label": r.get("label"),
-            "scenario": r.get("scenario"), "outcome": r.get("outcome"), "mode": r.get("mode"),
-            "voice": (r.get("request") or {}).get("voice"), "params": r.get("params") or {},
-            "status": r.get("final_status"), "t": r.get("time_to_done"), "polls": r.get("polls"),
-            "retries": r.get("retries"), "error": r.get("error"), "task": r.get("task_id"),
-            "video": r.get("video") or r.get("video_url"), "request": r.get("request"),
-            "history": r.get("status_history") or [], "facts": r.get("facts"), "checks": r.get("checks") or [],
-            "review": r.get("review"),
+            "i": i, "id": r.case_id, "key": r.key, "v": {name: r.value(name) for name in declared},
+            "params": dict(r.params), "task": r.task_id, "video": r.video or r.video_url,
+            "request": dict(r.request), "history": [dict(h) for h in r.status_history], "facts": r.facts,
+            "metrics": dict(r.metrics) or None, "checks": [c.as_dict() for c in r.checks], "review": r.review,
         })
     return out

@@ -6,9 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from navtalk_sweep.record import BAD_OUTCOMES, CaseRecord, Outcome
 from navtalk_sweep.results import Run
 
-BAD = frozenset({"failed", "error", "timeout", "rejected"})
 #: kinds that make ``compare`` exit 1
 REGRESSION_KINDS = ("regressed", "new failure", "missing", "flaky")
 
@@ -28,21 +28,21 @@ class Comparison:
                 "changes": [i for i in self.items if i["kind"] not in REGRESSION_KINDS]}
 
 
-def _by_case(run: Run) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    out: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+def _by_case(run: Run) -> dict[tuple[str, str], list[CaseRecord]]:
+    out: dict[tuple[str, str], list[CaseRecord]] = defaultdict(list)
     for rec in run.records:
-        if rec.get("outcome") != "skipped":
-            out[(rec.get("scenario") or "", rec["case_id"])].append(rec)
+        if rec.outcome is not Outcome.SKIPPED:
+            out[(rec.scenario, rec.case_id)].append(rec)
     return out
 
 
-def _outcome(recs: list[dict[str, Any]]) -> str:
-    kinds = {r["outcome"] for r in recs}
+def _outcome(recs: list[CaseRecord]) -> str:
+    kinds = {r.outcome.value for r in recs}
     return kinds.pop() if len(kinds) == 1 else "flaky"
 
 
-def _mean(recs: list[dict[str, Any]], key: str) -> float | None:
-    vals = [r[key] for r in recs if isinstance(r.get(key), int | float)]
+def _mean(recs: list[CaseRecord]) -> float | None:
+    vals = [r.time_to_done for r in recs if r.time_to_done is not None]
     return sum(vals) / len(vals) if vals else None
 
 
@@ -52,31 +52,31 @@ def compare_runs(base: Run, new: Run, *, time_ratio: float = 1.5, time_floor: fl
     old_cases, new_cases = _by_case(base), _by_case(new)
     out = Comparison(str(base.meta.get("run_id") or base.path), str(new.meta.get("run_id") or new.path))
 
-    def add(kind: str, key: tuple[str, str], recs: list[dict[str, Any]], detail: str) -> None:
+    def add(kind: str, key: tuple[str, str], recs: list[CaseRecord], detail: str) -> None:
         out.items.append({"kind": kind, "scenario": key[0], "case_id": key[1],
-                          "label": recs[0].get("label") or key[1], "detail": detail})
+                          "label": recs[0].label or key[1], "detail": detail})
 
     for key, recs in new_cases.items():
         now = _outcome(recs)
         if now == "flaky":
-            shown = ", ".join(r["outcome"] for r in recs)
+            shown = ", ".join(r.outcome for r in recs)
             add("flaky", key, recs, f"outcomes differ between repeats: {shown}")
         before_recs = old_cases.get(key)
         if before_recs is None:
-            if now in BAD:
-                add("new failure", key, recs, f"{now}: {recs[0].get('error') or ''}".rstrip(": "))
+            if now in BAD_OUTCOMES:
+                add("new failure", key, recs, f"{now}: {recs[0].error or ''}".rstrip(": "))
             continue
         before = _outcome(before_recs)
-        if before == "passed" and now in BAD:
-            add("regressed", key, recs, f"passed -> {now}: {recs[0].get('error') or ''}".rstrip(": "))
-        elif before in BAD and now == "passed":
+        if before == "passed" and now in BAD_OUTCOMES:
+            add("regressed", key, recs, f"passed -> {now}: {recs[0].error or ''}".rstrip(": "))
+        elif before in BAD_OUTCOMES and now == "passed":
             add("fixed", key, recs, f"{before} -> passed")
-        t_old, t_new = _mean(before_recs, "time_to_done"), _mean(recs, "time_to_done")
+        t_old, t_new = _mean(before_recs), _mean(recs)
         if t_old and t_new and t_new > t_old * time_ratio and t_new - t_old > time_floor:
             add("slower", key, recs, f"time to done {t_old:.1f} s -> {t_new:.1f} s")
         elif t_old and t_new and t_old > t_new * time_ratio and t_old - t_new > time_floor:
             add("faster", key, recs, f"time to done {t_old:.1f} s -> {t_new:.1f} s")
-        f_old, f_new = before_recs[0].get("facts") or {}, recs[0].get("facts") or {}
+        f_old, f_new = before_recs[0].facts or {}, recs[0].facts or {}
         changed = []
         for fact in sorted(set(f_old) & set(f_new)):
             a, b = f_old[fact], f_new[fact]

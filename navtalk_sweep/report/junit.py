@@ -7,6 +7,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.results import Run
 
 
@@ -16,9 +17,9 @@ def _text(value: Any) -> str:
 
 
 def junit_tree(run: Run) -> ET.ElementTree:
-    suites: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    suites: dict[str, list[CaseRecord]] = defaultdict(list)
     for rec in run.records:
-        suites[rec.get("scenario") or "navtalk"].append(rec)
+        suites[rec.scenario or "navtalk"].append(rec)
     root = ET.Element("testsuites", name="navtalk-sweep")
     totals: defaultdict[str, int] = defaultdict(int)
     for name, recs in suites.items():
@@ -26,30 +27,29 @@ def junit_tree(run: Run) -> ET.ElementTree:
         suite = ET.SubElement(root, "testsuite", name=name)
         time_total = 0.0
         for rec in recs:
-            seconds = float(rec.get("time_to_done") or 0.0)
+            seconds = float(rec.time_to_done or 0.0)
             time_total += seconds
-            label = rec.get("label") or rec.get("case_id")
-            if (rec.get("repeat") or 1) > 1:
-                label = f"{label} (repeat {rec['repeat']})"
+            label = rec.label or rec.case_id
+            if rec.repeat > 1:
+                label = f"{label} (repeat {rec.repeat})"
             case = ET.SubElement(suite, "testcase", name=_text(label), classname=_text(f"navtalk.{name}"),
                                  time=f"{seconds:.3f}")
             props = ET.SubElement(case, "properties")
-            for key, value in {"case_id": rec.get("case_id"), "mode": rec.get("mode"), "task_id": rec.get("task_id"),
-                               **(rec.get("params") or {})}.items():
+            for key, value in {"case_id": rec.case_id, "mode": rec.mode, "task_id": rec.task_id,
+                               **rec.params}.items():
                 if value is not None:
                     ET.SubElement(props, "property", name=_text(key), value=_text(value))
-            outcome = rec.get("outcome")
-            message = _text(rec.get("error") or "; ".join(c["detail"] for c in rec.get("checks") or []
-                                                         if not c.get("ok")) or outcome)
-            if outcome in ("failed", "rejected", "timeout"):
+            outcome = rec.outcome
+            message = _text(rec.error or "; ".join(c.detail for c in rec.checks if not c.ok) or outcome)
+            if outcome in (Outcome.FAILED, Outcome.REJECTED, Outcome.TIMEOUT):
                 counts["failures"] += 1
                 node = ET.SubElement(case, "failure", message=message[:500], type=str(outcome))
                 node.text = message
-            elif outcome == "error":
+            elif outcome is Outcome.ERROR:
                 counts["errors"] += 1
                 node = ET.SubElement(case, "error", message=message[:500], type="error")
                 node.text = message
-            elif outcome == "skipped":
+            elif outcome is Outcome.SKIPPED:
                 counts["skipped"] += 1
                 ET.SubElement(case, "skipped", message=message[:500])
         for k, v in counts.items():

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Any
 
 from navtalk_sweep.errors import RunError
+from navtalk_sweep.record import CaseRecord
 from navtalk_sweep.results import Run, load_run, write_meta, write_results
 
 
@@ -16,15 +16,14 @@ def merge_runs(paths: list[str], out: Path) -> Run:
     if not runs:
         raise RunError("merge needs at least one run directory")
     out.mkdir(parents=True, exist_ok=True)
-    by_key: dict[tuple[Any, ...], dict[str, Any]] = {}
+    by_key: dict[tuple[str, str], CaseRecord] = {}
     for run in runs:
         for rec in run.records:
-            rec = dict(rec)
-            video = rec.get("video")
+            video = rec.video
             if video and (run.path / video).is_file():
                 (out / "videos").mkdir(exist_ok=True)
                 shutil.copy2(run.path / video, out / video)
-            by_key[(rec.get("scenario"), rec.get("key") or rec.get("case_id"))] = rec
+            by_key[(rec.scenario, rec.key)] = rec
     records = list(by_key.values())
     meta = {"run_id": out.name, "merged_from": [str(r.meta.get("run_id") or r.path) for r in runs],
             "scenarios": sorted({s for r in runs for s in r.meta.get("scenarios", [])}),

@@ -15,8 +15,9 @@ from navtalk_sweep.runner._events import (
     event_from_dict,
 )
 from navtalk_sweep.runner._expect import BAD_OUTCOMES, OUTCOMES, evaluate
-from navtalk_sweep.runner._runner import Job, JobState, Runner, RunOptions, plan_jobs
+from navtalk_sweep.runner._runner import Fetcher, MediaUrl, Runner, RunOptions
 from navtalk_sweep.runner._schedule import PollSchedule
+from navtalk_sweep.runner._state import Job, JobState, advance, plan_jobs
 
 __all__ = [
     "BAD_OUTCOMES",
@@ -25,8 +26,10 @@ __all__ = [
     "CaseFinished",
     "CaseSubmitted",
     "Event",
+    "Fetcher",
     "Job",
     "JobState",
+    "MediaUrl",
     "PollFailed",
     "PollSchedule",
     "RunFinished",
@@ -37,6 +40,7 @@ __all__ = [
     "StatusObserved",
     "SubmitRetried",
     "SubmitStarted",
+    "advance",
     "evaluate",
     "event_from_dict",
     "plan_jobs",

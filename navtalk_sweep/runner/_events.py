@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from navtalk_sweep.record import CaseRecord
+
 
 @dataclass(frozen=True)
 class Event:
@@ -67,8 +69,12 @@ class CaseFinished(Event):
     """A case's record; ``final`` is False when the run stopped before the case could end."""
 
     key: str
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[CaseRecord] = field(default_factory=list)
     final: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"event": self.kind, "t": self.t, "key": self.key, "records": [r.to_dict() for r in self.records],
+                "final": self.final}
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,9 @@ EVENT_TYPES: dict[str, type[Event]] = {
 
 
 def event_from_dict(data: dict[str, Any]) -> Event:
+    """An event from its journal line; raises KeyError, TypeError or ValueError on a line it cannot read."""
     data = dict(data)
     cls = EVENT_TYPES[data.pop("event")]
+    if cls is CaseFinished:
+        data["records"] = [CaseRecord.from_dict(r) for r in data.get("records") or ()]
     return cls(**data)

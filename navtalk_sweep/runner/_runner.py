@@ -12,11 +12,11 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from navtalk_sweep.client import AsyncNavTalkClient, TaskStatus
-from navtalk_sweep.contract import TERMINAL_STATUSES, redact_request
+from navtalk_sweep.contract import TERMINAL_STATUSES, redact_request, request_id
 from navtalk_sweep.errors import (
     ClientError,
     LicenseRejected,
@@ -26,6 +26,7 @@ from navtalk_sweep.errors import (
     ServiceError,
     TransportError,
 )
+from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.runner._events import (
     CaseFinished,
     CaseSubmitted,
@@ -40,11 +41,12 @@ from navtalk_sweep.runner._events import (
 )
 from navtalk_sweep.runner._expect import evaluate
 from navtalk_sweep.runner._schedule import PollSchedule
+from navtalk_sweep.runner._state import Job, advance
 from navtalk_sweep.scenario import Case
 
 Emit = Callable[[Event], None]
-#: turns a done task's video into facts (downloads it, probes it); injected by the CLI
-Fetcher = Callable[[str, str], Awaitable[dict[str, Any]]]
+#: turns a done task's video into record fields (downloads it, probes it); injected by the session
+Fetcher = Callable[[str, str], Awaitable[Mapping[str, Any]]]
 MediaUrl = Callable[[str, str], str]
 
 
@@ -71,46 +73,8 @@ class RunOptions:
     seed: int = 0  # jitter
 
 
-@dataclass
-class JobState:
-    """What the journal knows of one job (one distinct request, one repeat)."""
-
-    submitting: bool = False
-    task_id: str | None = None
-    submitted_at: float | None = None
-    latency: float | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
-    polls: int = 0
-    retries: int = 0
-    finished: bool = False
-
-
-@dataclass
-class Job:
-    key: str
-    cases: list[Case]
-    repeat: int
-    state: JobState = field(default_factory=JobState)
-
-    @property
-    def case(self) -> Case:
-        return self.cases[0]
-
-
 class _Stop(Exception):
     pass
-
-
-def plan_jobs(cases: Sequence[Case], repeat: int = 1) -> list[Job]:
-    """Group identical requests (same case id) into one job per repeat: each is paid for once."""
-    by_id: dict[str, list[Case]] = {}
-    for case in cases:
-        by_id.setdefault(case.case_id, []).append(case)
-    jobs = []
-    for r in range(repeat):
-        for case_id, group in by_id.items():
-            jobs.append(Job(case_id if repeat == 1 else f"{case_id}~{r + 1}", group, r + 1))
-    return jobs
 
 
 class Runner:
@@ -118,7 +82,7 @@ class Runner:
 
     def __init__(self, client: AsyncNavTalkClient, options: RunOptions, emit: Emit, *,
                  now: Callable[[], float] = time.time, media_url: MediaUrl | None = None,
-                 fetch: Fetcher | None = None, reuse: Mapping[str, dict[str, Any]] | None = None) -> None:
+                 fetch: Fetcher | None = None, reuse: Mapping[str, CaseRecord] | None = None) -> None:
         self.client, self.options, self._emit = client, options, emit
         self.now = now
         self.media_url = media_url
@@ -138,6 +102,11 @@ class Runner:
         self._stopped = asyncio.Event()
 
     def emit(self, event: Event) -> None:
+        self._emit(event)
+
+    def _note(self, job: Job, event: Event) -> None:
+        """Move the job's state by ``event`` (the one transition function resume uses too), then emit it."""
+        advance(job.state, event)
         self._emit(event)
 
     # -- the run -------------------------------------------------------------------------
@@ -188,14 +157,17 @@ class Runner:
     # -- one job ---------------------------------------------------------------------------
 
     def _reused(self, job: Job) -> bool:
+        """Take the whole record of an identical request from an earlier run, named for this job."""
         earlier = self.reuse.get(job.case.case_id)
         if earlier is None:
             return False
-        record = {k: earlier.get(k) for k in ("task_id", "status_history", "final_status", "video_url", "error",
-                                                "submit_latency", "time_to_done", "polls", "retries", "video",
-                                                "facts")}
-        record["reused_from"] = earlier.get("run_id") or "earlier run"
-        self._finish(job, record)
+        records = []
+        for case in job.cases:
+            rec = earlier.replace(key=job.key, repeat=job.repeat, **self._identity(case),
+                                  reused_from=earlier.reused_from or "earlier run")
+            verdict, checks = evaluate(case.expect, rec)
+            records.append(rec.replace(outcome=verdict, checks=checks))
+        self._finished(job, records, final=True)
         return True
 
     async def _job(self, job: Job) -> None:
@@ -205,20 +177,19 @@ class Runner:
                 raise _Stop
             if st.task_id is None:
                 if st.submitting and not self.options.resubmit_unknown:
-                    self._finish(job, {"error": "submit unknown: the run stopped after sending the submit and "
-                                                "before its answer; use --resubmit-unknown to pay for it again"},
-                                 unknown=True)
+                    self._finish(job, unknown=True, error="submit unknown: the run stopped after sending the submit "
+                                 "and before its answer; use --resubmit-unknown to pay for it again")
                     return
                 if not self._within_budget(job):
                     # not final: a resume with a larger budget runs it
-                    self._finish(job, {"error": "skipped: over the run's budget"}, outcome="skipped", final=False)
+                    self._finish(job, outcome=Outcome.SKIPPED, final=False, error="skipped: over the run's budget")
                     return
                 if not await self._submit(job):
                     return
             await self._poll(job)
         except _Stop:
-            self._finish(job, {"error": f"not finished: run stopped ({self.stop_reason})"}, outcome="skipped",
-                         final=False)
+            self._finish(job, outcome=Outcome.SKIPPED, final=False,
+                         error=f"not finished: run stopped ({self.stop_reason})")
 
     def _within_budget(self, job: Job) -> bool:
         o = self.options
@@ -249,18 +220,16 @@ class Runner:
 
     async def _submit(self, job: Job) -> bool:
         """Submit until a task id, a final answer, or an unknown; True when there is a task."""
-        st = job.state
         try:
             body = job.case.body(self.client.endpoint.license, self.media_url)
         except (ValueError, OSError, NavTalkSweepError) as exc:
-            self._finish(job, {"error": f"cannot build the request: {exc}"}, outcome="error")
+            self._finish(job, outcome=Outcome.ERROR, error=f"cannot build the request: {exc}")
             return False
         attempt = limited = 0
         while attempt <= self.options.submit_retries and limited <= self.options.rate_limit_retries:
             attempt += 1
             await self._rate_limit()
-            st.submitting = True
-            self.emit(SubmitStarted(self.now(), job.key, attempt))
+            self._note(job, SubmitStarted(self.now(), job.key, attempt))
             sent_at = self.now()
             try:
                 submitted = await self.client.submit(body)
@@ -269,47 +238,44 @@ class Runner:
                 limited += 1
                 wait = self._backoff(limited, exc.retry_after)
                 self._slow_down(wait)
-                st.retries += 1
-                self.emit(SubmitRetried(self.now(), job.key, str(exc), wait))
+                self._note(job, SubmitRetried(self.now(), job.key, str(exc), wait))
                 continue
             except TransportError as exc:
-                if exc.sent:
-                    self._note_error(str(exc))
-                    self._finish(job, {"error": f"submit unknown: {exc}"}, unknown=True)
-                    return False
                 self._note_error(str(exc))  # a dead server: every job sees the same refusal
+                if exc.sent:
+                    self._finish(job, unknown=True, error=f"submit unknown: {exc}")
+                    return False
                 wait = self._backoff(attempt)
-                st.retries += 1
-                self.emit(SubmitRetried(self.now(), job.key, str(exc), wait))
+                self._note(job, SubmitRetried(self.now(), job.key, str(exc), wait))
                 await self._sleep(wait)
                 continue
             except LicenseRejected as exc:
                 # no task was created: a resume with the right licence runs this case again
-                self._finish(job, {"error": str(exc)}, outcome="error", final=False)
+                self._finish(job, outcome=Outcome.ERROR, final=False, error=str(exc))
                 self.stop(f"licence rejected: {exc}")
                 return False
             except ServiceError as exc:
                 if exc.status_code >= 500:
                     self._note_error(str(exc))
-                    self._finish(job, {"error": f"submit unknown: {exc}"}, unknown=True)
+                    self._finish(job, unknown=True, error=f"submit unknown: {exc}")
                 else:
-                    self._finish(job, {"error": str(exc), "final_status": "rejected"}, rejected=True)
+                    self._finish(job, rejected=True, error=str(exc), final_status="rejected")
                 return False
             except MalformedResponse as exc:
                 self._note_error(str(exc))
-                self._finish(job, {"error": f"submit unknown: {exc}"}, unknown=True)
+                self._finish(job, unknown=True, error=f"submit unknown: {exc}")
                 return False
             self._speed_up()
-            st.task_id, st.submitted_at, st.latency = submitted.task_id, sent_at, self.now() - sent_at
-            self.emit(CaseSubmitted(self.now(), job.key, submitted.task_id, round(st.latency, 4)))
+            latency = self.now() - sent_at
+            self._note(job, CaseSubmitted(self.now(), job.key, submitted.task_id, round(latency, 4)))
             self._error_streak = ("", 0)
             if job.case.expect.rejected:
-                self._finish(job, {"error": f"expected the service to refuse this request; it accepted it "
-                                            f"(task {submitted.task_id})"}, outcome="failed")
+                self._finish(job, outcome=Outcome.FAILED, error="expected the service to refuse this request; it "
+                             f"accepted it (task {submitted.task_id})")
                 return False
             return True
-        self._finish(job, {"error": f"submit gave up after {attempt} refused connection(s) and {limited} rate "
-                                    "limit(s) (no task was created)"}, outcome="error", final=False)
+        self._finish(job, outcome=Outcome.ERROR, final=False, error=f"submit gave up after {attempt} refused "
+                     f"connection(s) and {limited} rate limit(s) (no task was created)")
         return False
 
     async def _poll(self, job: Job) -> None:
@@ -317,7 +283,7 @@ class Runner:
         assert st.task_id is not None and st.submitted_at is not None
         speech = job.case.speech_seconds
         elapsed = self.now() - st.submitted_at
-        last_status = st.history[-1]["status"] if st.history else "started"
+        last_status = st.last_status or "started"
         last_unfinished = elapsed if st.history else 0.0
         delay = max(0.0, self.schedule.first_delay(speech) - elapsed) if not st.history else \
             self.schedule.next_delay(speech, elapsed)
@@ -326,33 +292,32 @@ class Runner:
             elapsed = self.now() - st.submitted_at
             remaining = self.options.case_timeout - elapsed
             if remaining <= 0:
-                self._finish(job, {"error": f"timed out after {self.options.case_timeout:g} s (last status "
-                                            f"{last_status!r})"}, outcome="timeout")
+                self._finish(job, outcome=Outcome.TIMEOUT, error=f"timed out after {self.options.case_timeout:g} s "
+                             f"(last status {last_status!r})")
                 return
             await self._sleep(min(delay, remaining))
             try:
                 status = await self.client.status(st.task_id)
             except LicenseRejected as exc:
-                self._finish(job, {"error": str(exc)}, outcome="error", final=False)
+                self._finish(job, outcome=Outcome.ERROR, final=False, error=str(exc))
                 self.stop(f"licence rejected: {exc}")
                 return
             except ClientError as exc:
                 errors += 1
-                st.polls += 1
                 if errors > self.options.poll_retries:
-                    self._finish(job, {"error": f"polling failed {errors} times in a row: {exc}"}, outcome="error")
+                    st.polls += 1
+                    self._finish(job, outcome=Outcome.ERROR, error=f"polling failed {errors} times in a row: {exc}")
                     return
                 delay = self._backoff(errors, exc.retry_after if isinstance(exc, RateLimited) else None)
-                st.retries += 1
-                self.emit(PollFailed(self.now(), job.key, str(exc), round(delay, 3)))
+                self._note(job, PollFailed(self.now(), job.key, str(exc), round(delay, 3)))
                 continue
             errors = 0
-            st.polls += 1
             at = self.now() - st.submitted_at
             if status.status != last_status or not st.history:
-                st.history.append({"status": status.status, "t": round(at, 3)})
-                self.emit(StatusObserved(self.now(), job.key, status.status, st.polls))
+                self._note(job, StatusObserved(self.now(), job.key, status.status, st.polls + 1))
                 last_status = status.status
+            else:
+                st.polls += 1  # not journaled: see _state
             if status.status in TERMINAL_STATUSES:
                 if status.status == "done":
                     self.schedule.observe(speech, last_unfinished, at)
@@ -362,14 +327,14 @@ class Runner:
             delay = self.schedule.next_delay(speech, at)
 
     async def _complete(self, job: Job, status: TaskStatus, at: float) -> None:
-        record: dict[str, Any] = {"final_status": status.status, "video_url": status.video_url,
-                                  "time_to_done": round(at, 3), "error": status.message}
+        fetched: Mapping[str, Any] = {}
         if status.status == "done" and status.video_url and self.fetch is not None:
             try:
-                record.update(await self.fetch(job.key, status.video_url))
+                fetched = await self.fetch(job.key, status.video_url)
             except (ClientError, ValueError, OSError) as exc:
-                record["fetch_error"] = str(exc)
-        self._finish(job, record)
+                fetched = {"fetch_error": str(exc)}
+        self._finish(job, final_status=status.status, video_url=status.video_url, time_to_done=round(at, 3),
+                     error=status.message, **fetched)
 
     # -- endings -----------------------------------------------------------------------------
 
@@ -384,6 +349,13 @@ class Runner:
         body.pop("license")
         return body
 
+    @staticmethod
+    def _identity(case: Case) -> dict[str, Any]:
+        """The fields of a record that name its case (the rest say what happened)."""
+        return {"case_id": case.case_id, "scenario": case.scenario, "label": case.label, "tags": case.tags,
+                "mode": int(case.mode) if case.mode else None, "params": dict(case.params),
+                "speech_seconds": case.speech_seconds}
+
     def _note_error(self, message: str) -> None:
         last, n = self._error_streak
         n = n + 1 if message == last else 1
@@ -391,32 +363,30 @@ class Runner:
         if n >= self.options.identical_errors:
             self.stop(f"{n} identical errors in a row: {message}")
 
-    def _finish(self, job: Job, record: dict[str, Any], *, outcome: str | None = None, unknown: bool = False,
-                rejected: bool = False, final: bool = True) -> None:
+    def _finish(self, job: Job, *, outcome: Outcome | None = None, unknown: bool = False, rejected: bool = False,
+                final: bool = True, **happened: Any) -> None:
+        """End ``job``: one record per case, judged against its ``expect``; ``happened`` are record fields."""
         st = job.state
-        base = {
-            "task_id": st.task_id, "status_history": list(st.history), "final_status": None, "video_url": None,
-            "error": None, "submit_latency": round(st.latency, 4) if st.latency is not None else None,
-            "time_to_done": None, "polls": st.polls, "retries": st.retries, "submit_unknown": unknown,
-        }
-        base.update({k: v for k, v in record.items() if v is not None or k not in base})
         records = []
         for case in job.cases:
-            rec = {
-                "case_id": case.case_id, "key": job.key, "repeat": job.repeat, "scenario": case.scenario,
-                "label": case.label, "tags": list(case.tags), "mode": int(case.mode) if case.mode else None,
-                "params": dict(case.params), "request": redact_request(self._as_sent(case)),
-                "speech_seconds": case.speech_seconds, **base,
-            }
-            verdict, rec["checks"] = evaluate(case, rec, forced=outcome, rejected=rejected, unknown=unknown)
-            rec["outcome"] = verdict
-            records.append(rec)
-            self.outcomes[verdict] += 1
-        st.finished = final
-        self.emit(CaseFinished(self.now(), job.key, records, final))
-        if final and any(r["outcome"] in ("failed", "error", "timeout", "rejected") for r in records):
+            sent = self._as_sent(case)
+            rec = CaseRecord(
+                key=job.key, repeat=job.repeat, **self._identity(case), outcome=Outcome.SKIPPED,
+                request=redact_request(sent), request_id=request_id(sent), task_id=st.task_id,
+                status_history=tuple(dict(h) for h in st.history),
+                submit_latency=round(st.latency, 4) if st.latency is not None else None, polls=st.polls,
+                retries=st.retries, submit_unknown=unknown, **happened)
+            verdict, checks = evaluate(case.expect, rec, forced=outcome, rejected=rejected, unknown=unknown)
+            records.append(rec.replace(outcome=verdict, checks=checks))
+        self._finished(job, records, final=final)
+
+    def _finished(self, job: Job, records: list[CaseRecord], *, final: bool) -> None:
+        for rec in records:
+            self.outcomes[rec.outcome] += 1
+        self._note(job, CaseFinished(self.now(), job.key, records, final))
+        if final and any(r.outcome.bad for r in records):
             self._failures += 1
             if self.options.fail_fast:
-                self.stop(f"--fail-fast: case {job.key} ended {records[0]['outcome']}")
+                self.stop(f"--fail-fast: case {job.key} ended {records[0].outcome}")
             elif self.options.max_failures is not None and self._failures >= self.options.max_failures:
                 self.stop(f"--max-failures {self.options.max_failures} reached")

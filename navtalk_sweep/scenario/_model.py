@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import difflib
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, field_validator, model_validator
+
+from navtalk_sweep.record import numeric_fields
 
 Scalar = int | str
 
@@ -105,6 +108,25 @@ class Sample(_Strict):
         return self
 
 
+class Bound(_Strict):
+    """Inclusive limits on a measure: ``{min: 0.3}``, ``{max: 12}`` or both."""
+
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Bound:
+        if self.min is None and self.max is None:
+            raise ValueError("give min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
+        return self
+
+
+def _measure_names() -> list[str]:
+    return [f.name for f in numeric_fields()]
+
+
 class Expect(_Strict):
     """What a case must do to pass."""
 
@@ -113,6 +135,21 @@ class Expect(_Strict):
     rejected: bool = Field(False, description="a deliberate negative test: the service must refuse it")
     duration_tolerance: float | None = Field(None, gt=0, description="video length vs speech, seconds")
     min_height: int | None = Field(None, gt=0, description="smallest acceptable video height")
+    measures: dict[str, Bound] = Field(
+        default_factory=dict, description="limits on declared numeric fields of the record, e.g. "
+        "{time_to_done: {max: 12}} (the names: navtalk_sweep.record.FIELDS)",
+        json_schema_extra=lambda schema: schema.update(propertyNames={"enum": list[JsonValue](_measure_names())}))
+
+    @field_validator("measures")
+    @classmethod
+    def _known_measures(cls, value: dict[str, Bound]) -> dict[str, Bound]:
+        names = _measure_names()
+        for name in value:
+            if name not in names:
+                hint = difflib.get_close_matches(name, names, n=1)
+                raise ValueError(f"unknown measure {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else
+                                 f" (measures: {', '.join(names)})"))
+        return value
 
 
 Rule = dict[str, Scalar | list[Scalar]]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from navtalk_sweep.cli import main
+from navtalk_sweep.record import CaseRecord
 from tests.conftest import ROOT, SCENARIOS
 
 pytestmark = pytest.mark.browser
@@ -123,7 +124,7 @@ def test_ten_thousand_cases_stay_paged_sortable_and_filterable(browser, tmp_path
                         "params": {"bbox_shift": shift, "extra_margin": margin},
                         "outcome": "passed" if i % 10 else "failed", "time_to_done": 5 + (i * 7919 % 1500) / 100,
                         "polls": 3, "request": {}, "status_history": []})
-    write_results(tmp_path, records)
+    write_results(tmp_path, [CaseRecord.from_dict(r) for r in records])
     write_meta(tmp_path, {"run_id": "big"})
     path = write_html(load_run(tmp_path))
     page = browser.new_page()
@@ -131,8 +132,8 @@ def test_ten_thousand_cases_stay_paged_sortable_and_filterable(browser, tmp_path
         page.goto(path.as_uri())
         assert page.locator("#pager").inner_text().startswith("10000 of 10000 cases · page 1/50")
         assert page.locator("#cases-body tr").count() == 200  # the DOM holds one page, not 10,000 rows
-        page.click("#cases-head th[data-col='t']")
-        page.click("#cases-head th[data-col='t']")
+        page.click("#cases-head th[data-col='time_to_done']")
+        page.click("#cases-head th[data-col='time_to_done']")
         column = page.locator("#cases-head th").all_inner_texts().index("time to done")
         assert page.locator("#cases-body tr").first.locator("td").nth(column).inner_text() == "19.99"
         page.select_option("select[data-filter='outcome']", "failed")

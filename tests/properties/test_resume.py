@@ -68,7 +68,7 @@ def test_resume_after_kills_at_any_moment(kills, seed):
     assert set(records) == {c.case_id for c in CASES}  # nothing lost
     assert max(service.simulator.submits.values()) == 1  # nothing paid for twice
     for rec in records.values():
-        if rec["submit_unknown"]:
-            assert rec["outcome"] == "error" and rec["task_id"] is None
+        if rec.submit_unknown:
+            assert rec.outcome == "error" and rec.task_id is None
         else:
-            assert rec["outcome"] == "passed", rec
+            assert rec.outcome == "passed", rec

@@ -54,7 +54,19 @@ def test_lower_layers_import_no_http_library():
     ("navtalk_sweep.simulator", ["FAULT_KINDS", "Condition", "Fault", "MediaFetcher", "Reply", "Simulator",
                                  "SimulatorConfig", "Task", "Timing"]),
     ("navtalk_sweep.report", ["Comparison", "axes_of", "compare_runs", "format_comparison", "junit_tree",
-                              "merge_runs", "percentile", "render_html", "summary", "write_html", "write_junit"]),
+                              "merge_runs", "percentile", "publish", "render_html", "summary", "write_html",
+                              "write_junit"]),
+    ("navtalk_sweep.runner", ["BAD_OUTCOMES", "EVENT_TYPES", "OUTCOMES", "CaseFinished", "CaseSubmitted", "Event",
+                              "Fetcher", "Job", "JobState", "MediaUrl", "PollFailed", "PollSchedule", "RunFinished",
+                              "RunOptions", "RunStarted", "RunStopped", "Runner", "StatusObserved", "SubmitRetried",
+                              "SubmitStarted", "advance", "evaluate", "event_from_dict", "plan_jobs"]),
+    ("navtalk_sweep.results", ["Journal", "Replayed", "Run", "load_run", "new_run_id", "read_journal", "replay",
+                               "write_meta", "write_results"]),
+    ("navtalk_sweep.client", ["AsyncNavTalkClient", "Endpoint", "NavTalkClient", "Submitted", "TaskStatus"]),
+    ("navtalk_sweep.record", ["BAD_OUTCOMES", "FIELDS", "CaseRecord", "Check", "Field", "Kind", "Outcome",
+                              "numeric_fields"]),
+    ("navtalk_sweep.session", ["MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult",
+                               "Target", "TargetKind", "load_plan", "read_meta", "run_sweep"]),
     ("mock_server", ["HttpReply", "MockService", "MockTransport", "create_app", "create_service",
                      "openapi_document"]),
 ])
@@ -71,6 +83,16 @@ def test_errors_form_one_tree():
     for name in errors.__all__:
         assert issubclass(getattr(errors, name), errors.NavTalkSweepError)
     assert issubclass(errors.InvalidArgument, TypeError)
+    # the command line's usage errors and Python API misuse are told apart
+    assert not issubclass(errors.UsageError, TypeError) and not issubclass(errors.UsageError, errors.InvalidArgument)
+
+
+def test_ruff_finds_nothing():
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    assert ruff is not None, "install the test extras: pip install -e '.[test]'"
+    result = subprocess.run([ruff, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
 
 
 def test_package_type_checks_strictly():

@@ -8,6 +8,7 @@ import pytest
 
 from navtalk_sweep._progress import Progress
 from navtalk_sweep.errors import InvalidArgument
+from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.runner import CaseFinished, CaseSubmitted, RunStarted, RunStopped, StatusObserved
 from navtalk_sweep.strategies import submit_bodies
 
@@ -16,7 +17,7 @@ def feed(progress: Progress) -> None:
     progress(RunStarted(0, 2, 2))
     progress(CaseSubmitted(0, "a", "t1", 0.1))
     progress(StatusObserved(1, "a", "processing", 1))
-    progress(CaseFinished(2, "a", [{"final_status": "done"}]))
+    progress(CaseFinished(2, "a", [CaseRecord("a", Outcome.PASSED, final_status="done")]))
     progress(RunStopped(3, "licence rejected"))
     progress.close()
 

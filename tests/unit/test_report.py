@@ -12,6 +12,7 @@ import xmlschema
 from junitparser import Error, Failure, JUnitXml, Skipped
 
 from navtalk_sweep.cli import main
+from navtalk_sweep.record import CaseRecord
 from navtalk_sweep.report import compare_runs, format_comparison, merge_runs, percentile, render_html, write_junit
 from navtalk_sweep.results import Run, load_run, write_meta, write_results
 from tests.conftest import DATA
@@ -29,7 +30,7 @@ def record(case_id: str, outcome: str = "passed", *, scenario: str = "s", t: flo
 
 def make_run(path: Path, records: list[dict], run_id: str = "run") -> Run:
     path.mkdir(parents=True, exist_ok=True)
-    write_results(path, records)
+    write_results(path, [CaseRecord.from_dict(r) for r in records])
     write_meta(path, {"run_id": run_id, "target": {"kind": "mock", "generate_url": "x", "license": "sk-…test"}})
     return load_run(path)
 
@@ -42,7 +43,7 @@ def test_error_message_with_script_is_text_not_markup(tmp_path):
     assert html.count("<script") == 2  # the data island and the page's own script
     data = json.loads(re.search(r'<script type="application/json" id="navtalk-data">(.*?)</script>', html,
                                 re.DOTALL).group(1))
-    assert data["rows"][0]["error"] == evil  # intact as data, rendered as text by the page
+    assert data["rows"][0]["v"]["error"] == evil  # intact as data, rendered as text by the page
 
 
 def test_html_is_self_contained(tmp_path):
@@ -100,7 +101,7 @@ def test_merge_joins_shards(tmp_path):
     a = make_run(tmp_path / "a", [record("c1"), record("c2")], "a")
     b = make_run(tmp_path / "b", [record("c3", "failed")], "b")
     merged = merge_runs([str(a.path), str(b.path)], tmp_path / "m")
-    assert sorted(r["case_id"] for r in merged.records) == ["c1", "c2", "c3"]
+    assert sorted(r.case_id for r in merged.records) == ["c1", "c2", "c3"]
     assert merged.meta["merged_from"] == ["a", "b"]
     assert main(["merge", str(a.path), str(b.path), "--out", str(tmp_path / "m2")]) == 0
     assert (tmp_path / "m2" / "report.html").exists() and (tmp_path / "m2" / "junit.xml").exists()
@@ -112,7 +113,7 @@ def test_marks_round_trip_into_results(tmp_path):
     marks.write_text(json.dumps({"run_id": "rid", "marks": [{"key": "c2", "rating": "4", "note": "jaw ok"}]}))
     assert main(["marks", str(run.path), str(marks)]) == 0
     again = load_run(run.path)
-    assert [r.get("review") for r in again.records] == [None, {"rating": 4, "note": "jaw ok"}]
+    assert [r.review for r in again.records] == [None, {"rating": 4, "note": "jaw ok"}]
 
 
 def test_report_command_needs_no_network_and_names_bad_input(tmp_path, capsys):

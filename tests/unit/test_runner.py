@@ -48,22 +48,22 @@ def run(cases_, config: dict | None = None, *, license: str = "sk-test", **optio
 
 
 def outcomes(records):
-    return Counter(r["outcome"] for r in records)
+    return Counter(r.outcome for r in records)
 
 
 def test_all_pass_on_a_healthy_service():
     records, sim, runner, _ = run(cases(10))
     assert outcomes(records) == {"passed": 10}
-    assert all(r["final_status"] == "done" and r["video_url"] for r in records)
+    assert all(r.final_status == "done" and r.video_url for r in records)
     assert sum(sim.submits.values()) == 10 and runner.stop_reason is None
 
 
 def test_submit_is_never_retried_after_it_may_have_arrived():
     records, sim, _, _ = run(cases(6), {"faults": [{"kind": "drop", "endpoint": "submit", "times": 2},
                                                    {"kind": "http_500", "endpoint": "submit", "times": 1}]})
-    unknown = [r for r in records if r["submit_unknown"]]
-    assert len(unknown) == 3 and all(r["outcome"] == "error" for r in unknown)
-    assert all(r["error"].startswith("submit unknown") for r in unknown)
+    unknown = [r for r in records if r.submit_unknown]
+    assert len(unknown) == 3 and all(r.outcome == "error" for r in unknown)
+    assert all(r.error.startswith("submit unknown") for r in unknown)
     assert max(sim.submits.values()) == 1  # nothing was paid for twice
     assert len(sim.tasks) == 6  # the lost answers still created tasks
 
@@ -81,14 +81,14 @@ def test_poll_errors_back_off_and_recover():
     records, _, _, _ = run(cases(5), {"faults": [{"kind": "http_503", "endpoint": "query", "probability": 0.5},
                                                  {"kind": "malformed_json", "endpoint": "query", "times": 3}]})
     assert outcomes(records) == {"passed": 5}
-    assert sum(r["retries"] for r in records) > 0
+    assert sum(r.retries for r in records) > 0
 
 
 def test_rejected_licence_stops_the_run_at_once():
     records, sim, runner, _ = run(cases(20), {"licenses": ["sk-test-good"]}, license="sk-test-bad", concurrency=2)
     assert runner.stop_reason.startswith("licence rejected")
     assert sim.calls["generate"] <= 2  # no point paying for the rest
-    assert outcomes(records)["skipped"] >= 18 and len({r["case_id"] for r in records}) == 20
+    assert outcomes(records)["skipped"] >= 18 and len({r.case_id for r in records}) == 20
 
 
 def test_identical_server_errors_stop_the_run():
@@ -122,16 +122,16 @@ def test_never_finishing_task_times_out_and_unknown_status_is_kept():
                                                  {"kind": "unknown_status", "status": "queued"}]},
                            case_timeout=120, concurrency=1)
     assert outcomes(records) == {"timeout": 2}
-    assert {r["status_history"][-1]["status"] for r in records} == {"processing", "queued"}
+    assert {r.status_history[-1]["status"] for r in records} == {"processing", "queued"}
 
 
 def test_expectations_decide_the_outcome():
     records, _, _, _ = run(cases(3, "{status: done, within: 1}"))
     assert outcomes(records) == {"failed": 3}
-    assert records[0]["checks"][1]["check"] == "within" and not records[0]["checks"][1]["ok"]
+    assert records[0].checks[1].check == "within" and not records[0].checks[1].ok
     records, _, _, _ = run(cases(2, "{rejected: true}"))
     assert outcomes(records) == {"failed": 2}
-    assert "expected the service to refuse" in records[0]["error"]
+    assert "expected the service to refuse" in records[0].error
 
 
 def test_adaptive_polling_uses_fewer_calls_than_fixed_two_seconds():
@@ -185,13 +185,13 @@ def test_the_runner_copes_with_every_dialect_the_contract_names(dialect):
     assert runner.stop_reason is None
     by_scenario = {}
     for r in records:
-        by_scenario.setdefault(r["scenario"], set()).add(r["outcome"])
+        by_scenario.setdefault(r.scenario, set()).add(r.outcome)
     assert by_scenario["r"] == {"passed"}  # valid requests pass whatever the dialect
     lenient = {"double_source": "first_wins", "missing_voice": "default", "unknown_names": "fail_later"}
-    accepted = [r for r in records if r["scenario"] != "r" and r["task_id"]]
+    accepted = [r for r in records if r.scenario != "r" and r.task_id]
     if not any(dialect.get(k) == v for k, v in lenient.items()):
-        assert not accepted and all(r["outcome"] == "passed" for r in records)  # every refusal recognised
+        assert not accepted and all(r.outcome == "passed" for r in records)  # every refusal recognised
     else:
-        assert accepted and all(r["outcome"] == "failed" for r in accepted)  # a lenient service is caught out
+        assert accepted and all(r.outcome == "failed" for r in accepted)  # a lenient service is caught out
     assert max(sim.submits.values()) == 1
 

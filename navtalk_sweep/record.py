@@ -1,0 +1,261 @@
+"""The case record: what one case did, as the runner writes it and every later layer reads it.
+
+A :class:`CaseRecord` is one line of ``results.jsonl`` and the payload of a journal's
+``CaseFinished`` event. Reuse, merge, compare, JUnit and the report all read it; none
+keeps its own list of keys.
+
+:data:`FIELDS` declares, once, what the report shows of a record: name, label, kind and
+sort order. A numeric field declared there is a table column with a range filter, a
+heatmap measure, and a target of ``expect: {measures: {NAME: {min, max}}}`` in scenario
+files, with no other edit. Values of declared fields that are not attributes of the record
+(video metrics, say) live in ``CaseRecord.metrics``.
+
+Identity (see ``docs/design.md``): ``case_id`` is the hash of the request a scenario
+declares (local files by content digest), the same on every machine and target;
+``key`` names one job, ``case_id`` or ``case_id~R`` for repeat R; ``request_id`` is the
+hash of the body as sent (local files as the target's URLs), which is what a service or
+the simulator can count.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Final
+
+__all__ = [
+    "BAD_OUTCOMES",
+    "FIELDS",
+    "CaseRecord",
+    "Check",
+    "Field",
+    "Kind",
+    "Outcome",
+    "numeric_fields",
+]
+
+
+class Outcome(enum.StrEnum):
+    """How a case ended; the order is the report's order."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    REJECTED = "rejected"
+    SKIPPED = "skipped"  # a budget or a stopped run never ran it: a resume may
+
+    @property
+    def bad(self) -> bool:
+        """True for the outcomes that make a run fail (exit code 1)."""
+        return self in BAD_OUTCOMES
+
+
+#: outcomes that make a run fail
+BAD_OUTCOMES: Final = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT, Outcome.REJECTED})
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One expectation and whether the case met it."""
+
+    check: str
+    ok: bool
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "ok": self.ok, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class CaseRecord:
+    """One case's result. Fields after ``checks`` are written only when they hold something."""
+
+    case_id: str
+    outcome: Outcome
+    key: str = ""
+    repeat: int = 1
+    scenario: str = ""
+    label: str = ""
+    tags: tuple[str, ...] = ()
+    mode: int | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    request: Mapping[str, Any] = field(default_factory=dict)
+    speech_seconds: float | None = None
+    task_id: str | None = None
+    status_history: tuple[Mapping[str, Any], ...] = ()
+    final_status: str | None = None
+    video_url: str | None = None
+    error: str | None = None
+    submit_latency: float | None = None
+    time_to_done: float | None = None
+    polls: int = 0
+    retries: int = 0
+    submit_unknown: bool = False
+    checks: tuple[Check, ...] = ()
+    # -- optional: present when there is something to say --
+    request_id: str | None = None
+    video: str | None = None
+    video_bytes: int | None = None
+    facts: Mapping[str, Any] | None = None
+    fetch_error: str | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    reused_from: str | None = None
+    review: Mapping[str, Any] | None = None
+    #: keys a newer (or older) version wrote that this one does not know: kept, written back
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.case_id)
+
+    @property
+    def voice(self) -> str | None:
+        voice = self.request.get("voice")
+        return voice if isinstance(voice, str) else None
+
+    @property
+    def done(self) -> bool:
+        return self.final_status == "done"
+
+    def value(self, name: str) -> Any:
+        """The value of a declared field (or of a parameter) for this record."""
+        declared = FIELDS.get(name)
+        if declared is not None:
+            return declared.value(self)
+        return self.params.get(name)
+
+    def replace(self, **changes: Any) -> CaseRecord:
+        return replace(self, **changes)
+
+    # -- JSON ------------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in _ALWAYS:
+            out[name] = getattr(self, name)
+        out["tags"] = list(self.tags)
+        out["params"] = dict(self.params)
+        out["request"] = dict(self.request)
+        out["status_history"] = [dict(h) for h in self.status_history]
+        for name in _OPTIONAL:
+            value = getattr(self, name)
+            if value is not None and value != {}:
+                out[name] = dict(value) if isinstance(value, Mapping) else value
+        out["checks"] = [c.as_dict() for c in self.checks]
+        out["outcome"] = self.outcome.value
+        out.update(self.extra)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseRecord:
+        """A record from JSON as any version wrote it; raises ValueError naming what is wrong."""
+        case_id, outcome = data.get("case_id"), data.get("outcome")
+        if not isinstance(case_id, str):
+            raise TypeError("record without a str 'case_id'")
+        if not isinstance(outcome, str):
+            raise TypeError("record without a str 'outcome'")
+        try:
+            verdict = Outcome(outcome)
+        except ValueError:
+            raise ValueError(f"record {case_id}: unknown outcome {outcome!r} (one of "
+                             f"{', '.join(o.value for o in Outcome)})") from None
+        known: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in data.items():
+            (known if key in _NAMES else extra)[key] = value
+        known["outcome"] = verdict
+        known["tags"] = tuple(known.get("tags") or ())
+        known["status_history"] = tuple(known.get("status_history") or ())
+        known["checks"] = tuple(Check(str(c.get("check")), bool(c.get("ok")), str(c.get("detail")))
+                                for c in known.get("checks") or () if isinstance(c, Mapping))
+        for name in ("params", "request", "metrics"):
+            known[name] = dict(known.get(name) or {})
+        known.pop("extra", None)
+        return cls(**known, extra=extra)
+
+
+_NAMES: Final = frozenset(f.name for f in fields(CaseRecord)) - {"extra"}
+_ALWAYS: Final = ("case_id", "key", "repeat", "scenario", "label", "tags", "mode", "params", "request",
+                  "speech_seconds", "task_id", "status_history", "final_status", "video_url", "error",
+                  "submit_latency", "time_to_done", "polls", "retries", "submit_unknown")
+_OPTIONAL: Final = ("request_id", "video", "video_bytes", "facts", "fetch_error", "metrics", "reused_from",
+                    "review")
+
+
+# -- what the report shows of a record, declared once ------------------------------------------
+
+
+class Kind(enum.StrEnum):
+    """How a field is shown, filtered and sorted."""
+
+    TEXT = "text"  # free text: searched, not filtered
+    CATEGORY = "category"  # few values: a drop-down filter
+    NUMBER = "number"  # a range filter, a heatmap measure, an ``expect`` target
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a record as the report, heatmaps and ``expect`` see it."""
+
+    name: str
+    label: str
+    kind: Kind
+    #: how to read it; by default the record's attribute of that name, else ``metrics[name]``
+    get: Callable[[CaseRecord], Any] | None = None
+    #: the values' sort order when it is not their natural one (outcomes)
+    order: tuple[str, ...] | None = None
+    unit: str = ""
+    description: str = ""
+
+    def value(self, record: CaseRecord) -> Any:
+        if self.get is not None:
+            return self.get(record)
+        if self.name in _NAMES:
+            return getattr(record, self.name)
+        return record.metrics.get(self.name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """What the report's script reads."""
+        return {"name": self.name, "label": self.label, "kind": self.kind.value, "order": self.order,
+                "unit": self.unit}
+
+
+def _fact(name: str) -> Callable[[CaseRecord], Any]:
+    return lambda r: (r.facts or {}).get(name)
+
+
+def _duration_error(r: CaseRecord) -> float | None:
+    duration = (r.facts or {}).get("duration")
+    if not isinstance(duration, int | float) or r.speech_seconds is None:
+        return None
+    return round(abs(duration - r.speech_seconds), 3)
+
+
+#: the report's columns, filters and measures, in the order shown; parameters (axes) are
+#: added per run after ``voice``. Extend by adding an entry (see the module docstring).
+FIELDS: dict[str, Field] = {f.name: f for f in (
+    Field("label", "case", Kind.TEXT),
+    Field("scenario", "scenario", Kind.CATEGORY),
+    Field("outcome", "outcome", Kind.CATEGORY, get=lambda r: r.outcome.value, order=tuple(Outcome)),
+    Field("mode", "mode", Kind.CATEGORY),
+    Field("voice", "voice", Kind.CATEGORY, get=lambda r: r.voice),
+    Field("time_to_done", "time to done", Kind.NUMBER, unit="s",
+          description="seconds from submit to the final status"),
+    Field("submit_latency", "submit latency", Kind.NUMBER, unit="s", description="seconds to answer the submit"),
+    Field("polls", "polls", Kind.NUMBER, description="status queries for this task"),
+    Field("retries", "retries", Kind.NUMBER, description="submits and polls tried again"),
+    Field("video_duration", "video duration", Kind.NUMBER, get=_fact("duration"), unit="s"),
+    Field("duration_error", "duration error", Kind.NUMBER, get=_duration_error, unit="s",
+          description="|video duration - speech length|"),
+    Field("video_height", "video height", Kind.NUMBER, get=_fact("height"), unit="px"),
+    Field("video_fps", "video fps", Kind.NUMBER, get=_fact("fps")),
+    Field("video_bytes", "video size", Kind.NUMBER, unit="B"),
+    Field("error", "error", Kind.TEXT),
+)}
+
+
+def numeric_fields() -> list[Field]:
+    """The declared numeric fields: heatmap measures and ``expect`` targets."""
+    return [f for f in FIELDS.values() if f.kind is Kind.NUMBER]

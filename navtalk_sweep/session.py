@@ -1,0 +1,434 @@
+"""Run a sweep: target, local media, journal, runner, downloads, results and report, composed once.
+
+    from navtalk_sweep.session import Target, load_plan, run_sweep
+
+    plan = load_plan(["scenarios/quickstart.yaml"])
+    result = run_sweep(plan, "reports/demo", target=Target.mock())
+    print(result.summary_line())          # 27 case(s): 27 passed
+    assert result.ok
+
+The command line's ``run``, the pytest plugin and users' scripts all call this module;
+none of them composes a run of its own. :class:`Sweep` is the long form: it plans the
+jobs first (``sweep.jobs``, to count or confirm before anything is paid for), runs them
+(``sweep.run()``), and can be stopped from another thread (``sweep.stop(reason)``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import os
+import shutil
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from navtalk_sweep.client import AsyncNavTalkClient, Endpoint
+from navtalk_sweep.clock import ManualClock, run_virtual
+from navtalk_sweep.contract import DEFAULT_GENERATE_URL, DEFAULT_STATUS_URL, redact_license
+from navtalk_sweep.errors import ClientError, InvalidArgument, RunError
+from navtalk_sweep.media import have_av, probe_video
+from navtalk_sweep.record import CaseRecord, Outcome
+from navtalk_sweep.report import Comparison, publish
+from navtalk_sweep.results import META, Journal, load_run, new_run_id, read_journal, replay, write_meta, write_results
+from navtalk_sweep.runner import Event, Job, Runner, RunOptions, plan_jobs
+from navtalk_sweep.scenario import Case, load_scenarios
+from navtalk_sweep.simulator import SimulatorConfig
+
+__all__ = ["MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target", "TargetKind",
+           "load_plan", "read_meta", "run_sweep"]
+
+#: what the bundled mock is sent as a licence: it accepts any
+MOCK_LICENSE = "sk-test-mock"
+_MOCK_BASE = "https://mock.navtalk.invalid"
+
+
+class TargetKind(enum.StrEnum):
+    MOCK = "mock"  # the bundled simulator, in this process
+    URL = "url"  # a service over HTTP: the vendor's, a proxy, or ``navtalk-sweep mock``
+
+
+class MockClock(enum.StrEnum):
+    VIRTUAL = "virtual"  # tasks take no real time
+    REAL = "real"  # tasks take their 5-20 s
+
+
+class RunStatus(enum.StrEnum):
+    RUNNING = "running"
+    FINISHED = "finished"
+    STOPPED = "stopped"  # a stop rule or a caller stopped it; skipped cases can be resumed
+    INTERRUPTED = "interrupted"  # Ctrl-C or an error: what finished is saved
+
+
+# -- where requests go -------------------------------------------------------------------------
+
+
+def _http_url(url: str, what: str) -> str:
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise InvalidArgument(f"{what} must be an http(s) URL, got {url!r}")
+    return url
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a sweep sends its requests. Build one with :meth:`mock`, :meth:`navtalk`, :meth:`base_url`,
+    :meth:`urls`, or :meth:`parse` (the command line's ``--target`` words)."""
+
+    kind: TargetKind
+    generate_url: str
+    status_url: str
+    license: str = field(default="", repr=False)
+    #: the bundled mock's settings, seed and clock (kind MOCK only)
+    mock_config: SimulatorConfig | None = None
+    seed: int = 0
+    clock: MockClock = MockClock.VIRTUAL
+
+    @classmethod
+    def mock(cls, *, config: SimulatorConfig | None = None, clock: MockClock | str = MockClock.VIRTUAL,
+             seed: int = 0, license: str | None = None) -> Target:
+        """The bundled simulator in this process (no licence, no network)."""
+        try:
+            clock = MockClock(clock)
+        except ValueError:
+            raise InvalidArgument(f"clock must be 'virtual' or 'real', got {clock!r}") from None
+        return cls(TargetKind.MOCK, f"{_MOCK_BASE}/generate", f"{_MOCK_BASE}/query_status",
+                   license or MOCK_LICENSE, config, seed, clock)
+
+    @classmethod
+    def navtalk(cls, *, license: str | None = None, env: Mapping[str, str] | None = None) -> Target:
+        """The vendor's two hosts, or ``NAVTALK_GENERATE_URL`` / ``NAVTALK_STATUS_URL`` when set."""
+        endpoint = Endpoint.from_env(license=license, env=env)
+        return cls(TargetKind.URL, endpoint.generate_url, endpoint.status_url, endpoint.license)
+
+    @classmethod
+    def base_url(cls, url: str, *, license: str | None = None, env: Mapping[str, str] | None = None) -> Target:
+        """One base serving ``/generate`` and ``/query_status`` (``navtalk-sweep mock``, a proxy)."""
+        base = _http_url(url, "a target URL").rstrip("/")
+        return cls.urls(f"{base}/generate", f"{base}/query_status", license=license, env=env)
+
+    @classmethod
+    def urls(cls, generate_url: str, status_url: str, *, license: str | None = None,
+             env: Mapping[str, str] | None = None) -> Target:
+        """Two explicit endpoint URLs."""
+        endpoint = Endpoint.from_env(license=license, generate_url=_http_url(generate_url, "generate_url"),
+                                     status_url=_http_url(status_url, "status_url"), env=env)
+        return cls(TargetKind.URL, endpoint.generate_url, endpoint.status_url, endpoint.license)
+
+    @classmethod
+    def parse(cls, text: str | None, *, license: str | None = None, seed: int = 0,
+              mock_config: SimulatorConfig | None = None, clock: MockClock | str = MockClock.VIRTUAL,
+              saved: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Target:
+        """``mock``, ``navtalk`` or a base URL; None: where a resumed run was sent (``saved``), else the
+        service the environment names, else the bundled mock."""
+        env = os.environ if env is None else env
+        if text is None and saved:
+            if saved.get("kind") == TargetKind.MOCK:
+                return cls.mock(config=mock_config, clock=clock, seed=seed, license=license)
+            return cls.urls(str(saved.get("generate_url") or DEFAULT_GENERATE_URL),
+                            str(saved.get("status_url") or DEFAULT_STATUS_URL), license=license, env=env)
+        if text is None:
+            text = "navtalk" if env.get("NAVTALK_GENERATE_URL") or env.get("NAVTALK_STATUS_URL") else "mock"
+        if text == "mock":
+            return cls.mock(config=mock_config, clock=clock, seed=seed, license=license)
+        if text == "navtalk":
+            return cls.navtalk(license=license, env=env)
+        return cls.base_url(text, license=license, env=env)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        return Endpoint(self.license, self.generate_url, self.status_url)
+
+    @property
+    def paid(self) -> bool:
+        """True when a submit may cost money (anything but the bundled mock)."""
+        return self.kind is not TargetKind.MOCK
+
+    def describe(self) -> dict[str, Any]:
+        """For run.json and reports: the licence redacted."""
+        return {"kind": self.kind.value, "generate_url": self.generate_url, "status_url": self.status_url,
+                "license": redact_license(self.license)}
+
+
+# -- what to run -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Cases loaded from scenario files, with where they came from (kept in run.json for ``--resume``)."""
+
+    cases: tuple[Case, ...]
+    files: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    shard: tuple[int, int] = (0, 1)
+
+
+def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int] = (0, 1)) -> SweepPlan:
+    """Load scenario files (or folders) and build their cases; ``shard=(k, n)`` keeps every n-th from the k-th
+    (0-based), cut on the index space so other shards' cases are never built."""
+    index, count = shard
+    if not (isinstance(index, int) and isinstance(count, int) and 0 <= index < count):
+        raise InvalidArgument(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
+    plans, warnings = load_scenarios([str(f) for f in files])
+    cases: list[Case] = []
+    offset = 0
+    for p in plans:
+        cases += p.shard(index, count, offset)
+        offset += p.count()
+    return SweepPlan(tuple(cases), tuple(str(Path(f).resolve()) for f in files), tuple(p.name for p in plans),
+                     tuple(warnings), shard)
+
+
+def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """A run directory's ``run.json``; RunError when there is none to read."""
+    path = Path(run_dir) / META
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunError(f"{Path(run_dir)}: cannot resume: no readable {META} ({exc})") from None
+    if not isinstance(data, dict):
+        raise RunError(f"{path}: expected a JSON object")
+    return data
+
+
+# -- the result ------------------------------------------------------------------------------------
+
+
+@dataclass
+class SweepResult:
+    """What a sweep left in its run directory."""
+
+    run_dir: Path
+    records: list[CaseRecord]
+    status: RunStatus
+    stop_reason: str | None = None
+    comparison: Comparison | None = None
+
+    @property
+    def outcomes(self) -> Counter[Outcome]:
+        return Counter(r.outcome for r in self.records)
+
+    @property
+    def regressions(self) -> list[dict[str, Any]]:
+        return self.comparison.regressions if self.comparison is not None else []
+
+    @property
+    def ok(self) -> bool:
+        """Every case passed (or was deliberately skipped by a budget), nothing stopped it, nothing regressed."""
+        return not any(o.bad for o in self.outcomes) and self.stop_reason is None and not self.regressions
+
+    def summary_line(self) -> str:
+        shown = ", ".join(f"{n} {o}" for o, n in sorted(self.outcomes.items()))
+        return f"{len(self.records)} case(s): {shown or 'none'}"
+
+
+# -- the sweep -------------------------------------------------------------------------------------
+
+
+class Sweep:
+    """One run of cases into one run directory.
+
+    ``resume=True`` continues the run in ``run_dir``: tasks already submitted are polled,
+    never submitted again. ``on_event`` sees every runner event after the journal has it.
+    """
+
+    def __init__(self, cases: SweepPlan | Iterable[Case], run_dir: str | os.PathLike[str], *,
+                 target: Target | None = None, options: RunOptions | None = None, resume: bool = False,
+                 reuse: str | os.PathLike[str] | None = None, baseline: str | os.PathLike[str] | None = None,
+                 download: bool = True, report: bool = True, request_timeout: float = 30.0,
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        plan = cases if isinstance(cases, SweepPlan) else SweepPlan(tuple(cases))
+        if not all(isinstance(c, Case) for c in plan.cases):
+            raise InvalidArgument("cases must be navtalk_sweep.scenario.Case objects (see load_plan)")
+        self.plan = plan
+        self.run_dir = Path(run_dir)
+        self.options = options or RunOptions()
+        self.resume = resume
+        self._saved: dict[str, Any] = read_meta(self.run_dir) if resume else {}
+        self.target = target or Target.parse(None, saved=self._saved.get("target"), seed=self.options.seed)
+        if self.target.kind is TargetKind.URL and not self.target.license:
+            raise InvalidArgument("no licence for a NavTalk URL target: set NAVTALK_LICENSE or pass license=")
+        self.reuse, self.baseline = reuse, baseline
+        self.download, self.report, self.request_timeout = download, report, request_timeout
+        self.on_event = on_event
+        self.jobs: list[Job] = plan_jobs(plan.cases, self.options.repeat)
+        self._runner: Runner | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pending_stop: str | None = None
+        self._lock = threading.Lock()
+        self.service: Any = None  # the in-process mock service, for a mock target
+
+    # -- control from outside --------------------------------------------------------------
+
+    def stop(self, reason: str) -> None:
+        """Stop submitting; cases in flight end as ``skipped`` (resumable). Safe from any thread."""
+        with self._lock:
+            runner, loop = self._runner, self._loop
+            if runner is None or loop is None:
+                self._pending_stop = self._pending_stop or reason
+                return
+        loop.call_soon_threadsafe(runner.stop, reason)
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self) -> SweepResult:
+        """Run every job (blocking); results.jsonl, run.json, report.html and junit.xml are written even
+        when interrupted."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if self.resume:
+            replayed = replay(read_journal(self.run_dir / "journal.jsonl"))
+            for job in self.jobs:
+                if job.key in replayed.states:
+                    job.state = replayed.states[job.key]
+        meta = self._start_meta()
+        write_meta(self.run_dir, meta)
+        journal = Journal(self.run_dir)
+
+        def emit(event: Event) -> None:
+            journal(event)
+            if self.on_event is not None:
+                self.on_event(event)
+
+        reuse = self._reuse_map()
+        runner: Runner | None = None
+        status = RunStatus.INTERRUPTED
+        try:
+            clock = ManualClock() if self.target.kind is TargetKind.MOCK and \
+                self.target.clock is MockClock.VIRTUAL else None
+            coro = self._execute(emit, reuse, clock)
+            runner = run_virtual(coro, clock) if clock is not None else asyncio.run(coro)
+            status = RunStatus.STOPPED if runner.stop_reason else RunStatus.FINISHED
+        finally:
+            # interrupted or not, what finished is written out: no result is lost
+            journal.close()
+            records = replay(read_journal(self.run_dir / "journal.jsonl")).in_order(j.key for j in self.jobs)
+            records = self._adopt_videos(records)
+            write_results(self.run_dir, records)
+            meta.update(status=status.value, stop_reason=runner.stop_reason if runner else None,
+                        finished_at=_now_text(), outcomes=dict(Counter(r.outcome.value for r in records)))
+            if self.service is not None:
+                meta["mock_calls"] = dict(self.service.simulator.calls)
+            write_meta(self.run_dir, meta)
+        comparison = publish(self.run_dir, self.baseline) if self.report else None
+        return SweepResult(self.run_dir, records, status, runner.stop_reason, comparison)
+
+    def _start_meta(self) -> dict[str, Any]:
+        saved = self._saved
+        return {**saved, "run_id": saved.get("run_id", self.run_dir.name),
+                "scenario_files": list(self.plan.files) or saved.get("scenario_files", []),
+                "scenarios": list(self.plan.scenarios) or saved.get("scenarios", []),
+                "shard": list(self.plan.shard), "target": self.target.describe(),
+                "started_at": saved.get("started_at") or _now_text(), "status": RunStatus.RUNNING.value,
+                "options": asdict(self.options), "resumed": saved.get("resumed", 0) + (1 if self.resume else 0)}
+
+    async def _execute(self, emit: Callable[[Event], None], reuse: Mapping[str, CaseRecord],
+                       clock: ManualClock | None) -> Runner:
+        transport: httpx.AsyncBaseTransport | None = None
+        if self.target.kind is TargetKind.MOCK:
+            from mock_server import MockTransport, create_service
+
+            self.service = create_service(seed=self.target.seed, config=self.target.mock_config, clock=clock)
+            transport = MockTransport(self.service)
+        limits = httpx.Limits(max_connections=max(10, self.options.concurrency * 2))
+        async with httpx.AsyncClient(transport=transport, limits=limits,
+                                     timeout=httpx.Timeout(self.request_timeout)) as http:
+            client = AsyncNavTalkClient(self.target.endpoint, http)
+            media_url = await self._prepare_media(client)
+            fetch = self._fetcher(client) if self.download else None
+            now = asyncio.get_running_loop().time if clock is not None else time.time
+            runner = Runner(client, self.options, emit, now=now, media_url=media_url, fetch=fetch, reuse=reuse)
+            with self._lock:
+                self._runner, self._loop = runner, asyncio.get_running_loop()
+                if self._pending_stop is not None:
+                    runner.stop(self._pending_stop)
+            try:
+                await runner.run(self.jobs)
+            finally:
+                with self._lock:
+                    self._loop = None
+            return runner
+
+    async def _prepare_media(self, client: AsyncNavTalkClient) -> Callable[[str, str], str]:
+        """Hand every local file to the target before any submit; returns how a token becomes a URL.
+
+        The in-process mock takes them directly, ``navtalk-sweep mock`` by upload; a target that
+        cannot take them stops the run here, before anything is paid for.
+        """
+        base = self.target.generate_url.rsplit("/", 1)[0]
+        urls: dict[str, str] = {}
+        for job in self.jobs:
+            for token, path in job.case.files.items():
+                if token in urls:
+                    continue
+                name = token.removeprefix("media://")
+                data = Path(path).read_bytes()
+                if self.service is not None:
+                    self.service.uploads[name] = data
+                else:
+                    try:
+                        await client.upload(f"{base}/__admin/media/{name}", data)
+                    except ClientError as exc:
+                        raise RunError(f"{path}: the target cannot take local files ({exc}); give the face "
+                                       "as a video_url or image_url instead") from None
+                urls[token] = f"{base}/media/{name}"
+        return lambda token, path: urls[token]
+
+    def _fetcher(self, client: AsyncNavTalkClient) -> Callable[[str, str], Any]:
+        videos = self.run_dir / "videos"
+
+        async def fetch(key: str, url: str) -> dict[str, Any]:
+            videos.mkdir(exist_ok=True)
+            dest = videos / f"{key}.mp4"
+            size = await client.download(url, dest)
+            out: dict[str, Any] = {"video": f"videos/{dest.name}", "video_bytes": size}
+            if have_av():
+                out["facts"] = probe_video(str(dest)).as_dict()
+            return out
+
+        return fetch
+
+    def _reuse_map(self) -> dict[str, CaseRecord]:
+        """Done records of an earlier run by case id, whole, their videos by absolute path until adopted."""
+        if not self.reuse:
+            return {}
+        run = load_run(self.reuse)
+        run_id = str(run.meta.get("run_id") or run.path)
+        out = {}
+        for rec in run.records:
+            if rec.done and rec.outcome is not Outcome.SKIPPED:
+                video = rec.video
+                if video and (run.path / video).is_file():
+                    video = str((run.path / video).resolve())
+                out[rec.case_id] = rec.replace(video=video, reused_from=rec.reused_from or run_id)
+        return out
+
+    def _adopt_videos(self, records: list[CaseRecord]) -> list[CaseRecord]:
+        """Copy reused videos into this run, so a run directory stands on its own."""
+        out = []
+        for rec in records:
+            video = rec.video
+            if video and Path(video).is_absolute() and Path(video).is_file():
+                (self.run_dir / "videos").mkdir(exist_ok=True)
+                dest = self.run_dir / "videos" / f"{rec.key}.mp4"
+                shutil.copyfile(video, dest)
+                rec = rec.replace(video=f"videos/{dest.name}")
+            out.append(rec)
+        return out
+
+
+def _now_text() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def run_sweep(cases: SweepPlan | Iterable[Case], run_dir: str | os.PathLike[str] | None = None,
+              **settings: Any) -> SweepResult:
+    """Run ``cases`` into ``run_dir`` (default ``reports/<new run id>``); settings as for :class:`Sweep`."""
+    return Sweep(cases, run_dir if run_dir is not None else Path("reports") / new_run_id(), **settings).run()
+
