@@ -37,7 +37,8 @@ def submit_schema(characters: tuple[str, ...] = DEFAULT_CHARACTERS) -> dict[str,
     }
     for c in FACE_CONTROLS.values():
         if c.choices:
-            props[c.name] = {"type": "string", "enum": list(c.choices), "default": c.default, "nullable": True}
+            # null asks for the default; OpenAPI 3.0 wants it in the enum of a nullable property too
+            props[c.name] = {"type": "string", "enum": [*c.choices, None], "default": c.default, "nullable": True}
         else:
             props[c.name] = {"type": "integer", "default": c.default, "description": c.meaning, "nullable": True}
     modes = []

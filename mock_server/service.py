@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,7 +23,7 @@ from mock_server.openapi import openapi_document
 from mock_server.video import result_video
 from navtalk_sweep.contract import redact
 from navtalk_sweep.errors import NavTalkSweepError
-from navtalk_sweep.simulator import Reply, Simulator, SimulatorConfig
+from navtalk_sweep.simulator import FAULT_KINDS, FaultAnswer, Reply, RetryAfter, Simulator, SimulatorConfig
 
 JSON = "application/json"
 _SECRET_PARAMS = re.compile(r"((?:license|sig|signature|token|key)=)[^&]+", re.IGNORECASE)
@@ -129,17 +132,24 @@ class MockService:
         return self._render(self.simulator.submit(body), base)
 
     def _render(self, reply: Reply, base: str) -> HttpReply:
-        if reply.fault == "drop":
+        kind = FAULT_KINDS.get(reply.fault or "")
+        answer = kind.answer if kind is not None else None
+        if answer is FaultAnswer.DROP:
             return HttpReply(200, drop=True)
-        if reply.fault == "malformed_json":
-            return HttpReply(200, b'{"status": "started", "task_id": ', {"content-type": JSON})
-        if reply.fault == "html_error":
-            page = b"<html><head><title>502 Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
-            return HttpReply(502, page, {"content-type": "text/html"})
+        if answer is FaultAnswer.TORN_JSON:
+            return HttpReply(reply.status_code, b'{"status": "started", "task_id": ', {"content-type": JSON})
+        if answer is FaultAnswer.HTML_PAGE:
+            code = reply.status_code
+            page = f"<html><head><title>{code} Bad Gateway</title></head><body><h1>Bad Gateway</h1></body></html>"
+            return HttpReply(code, page.encode(), {"content-type": "text/html"})
+        headers = dict(reply.headers)
+        if kind is not None and kind.retry_after is RetryAfter.HTTP_DATE and reply.retry_after is not None:
+            # a date on the wall clock, rounded up: a client never comes back before it is due
+            headers["Retry-After"] = formatdate(math.ceil(time.time() + reply.retry_after), usegmt=True)
         body = dict(reply.body or {})
         if isinstance(body.get("video_url"), str) and body["video_url"].startswith("/"):
             body["video_url"] = base + body["video_url"]
-        out = _json(reply.status_code, body, reply.headers)
+        out = _json(reply.status_code, body, headers)
         out.delay = reply.delay
         return out
 

@@ -13,17 +13,7 @@ from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
 from navtalk_sweep.contract import DEFAULT_CHARACTERS
 from navtalk_sweep.errors import InvalidArgument
-
-#: faults that change the HTTP answer of one call (rendered by the app)
-HTTP_FAULTS = frozenset({"http_500", "http_502", "http_503", "rate_limit", "drop", "slow", "malformed_json",
-                         "html_error"})
-#: faults that decide how an accepted task ends
-TASK_FAULTS = frozenset({"task_failed", "never_finish", "unknown_status"})
-#: a submit refused with a 400 and a message (e.g. "reject character_name X")
-REJECT = "reject"
-FAULT_KINDS = HTTP_FAULTS | TASK_FAULTS | {REJECT}
-#: submit faults after which the task exists all the same (the answer was lost on the way back)
-LOST_AFTER_CREATE = frozenset({"http_500", "http_502", "drop", "malformed_json", "html_error"})
+from navtalk_sweep.simulator._faults import FAULT_KINDS, FaultStage, RetryAfter
 
 _OPS: Mapping[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "!=": operator.ne, ">=": operator.ge, "<=": operator.le, ">": operator.gt,
@@ -123,7 +113,7 @@ class Fault:
     times: int | None = None  # at most this many times
     after: int = 0  # let this many matching calls through first
     when: Condition | None = None
-    retry_after: float | None = None  # rate_limit
+    retry_after: float | None = None  # rate_limit, rate_limit_date
     delay: float = 5.0  # slow
     status: str = "queued"  # unknown_status
     message: str = "synthesis failed"  # task_failed, reject
@@ -131,12 +121,16 @@ class Fault:
     def __post_init__(self) -> None:
         if self.kind not in FAULT_KINDS:
             raise InvalidArgument(f"unknown fault kind {self.kind!r} (kinds: {', '.join(sorted(FAULT_KINDS))})")
-        if self.kind in TASK_FAULTS | {REJECT} and self.endpoint == "query":
+        if FAULT_KINDS[self.kind].stage is not FaultStage.HTTP and self.endpoint == "query":
             raise InvalidArgument(f"fault {self.kind!r} acts at submit, not on endpoint 'query'")
         if not 0.0 <= self.probability <= 1.0:
             raise InvalidArgument(f"fault probability must be within [0, 1], got {self.probability}")
         if self.delay < 0 or self.after < 0 or (self.times is not None and self.times < 0):
             raise InvalidArgument("fault delay, after and times must not be negative")
+        if self.retry_after is not None and not 0 <= self.retry_after < 86_400:
+            raise InvalidArgument(f"fault retry_after must be 0 to 86400 seconds, got {self.retry_after}")
+        if FAULT_KINDS[self.kind].retry_after is RetryAfter.HTTP_DATE and self.retry_after is None:
+            raise InvalidArgument(f"fault {self.kind!r} needs retry_after (seconds ahead of now)")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fault:

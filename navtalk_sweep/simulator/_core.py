@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from navtalk_sweep.contract import (
+    FACE_CONTROLS,
     FACE_FIELDS,
     SPEECH_FIELDS,
     VOICES,
@@ -30,7 +31,10 @@ from navtalk_sweep.contract import (
 )
 from navtalk_sweep.errors import ContractViolation
 from navtalk_sweep.media import audio_seconds
-from navtalk_sweep.simulator._config import HTTP_FAULTS, LOST_AFTER_CREATE, REJECT, TASK_FAULTS, Fault, SimulatorConfig
+from navtalk_sweep.simulator._config import Fault, SimulatorConfig
+from navtalk_sweep.simulator._faults import FAULT_KINDS, FaultAnswer, FaultStage, RetryAfter, kinds_at
+
+_HTTP, _TASK, _REJECT = kinds_at(FaultStage.HTTP), kinds_at(FaultStage.TASK), kinds_at(FaultStage.REJECT)
 
 #: reads a media URL the simulator may reach; None when it cannot
 MediaFetcher = Callable[[str], bytes | None]
@@ -38,13 +42,15 @@ MediaFetcher = Callable[[str], bytes | None]
 
 @dataclass(frozen=True)
 class Reply:
-    """The simulator's answer to one call; ``fault`` names an HTTP-level misbehaviour."""
+    """The simulator's answer to one call; ``fault`` names the kind of HTTP fault the app acts out
+    (see ``FAULT_KINDS``), ``retry_after`` its seconds when the kind wants a date header."""
 
     status_code: int
     body: dict[str, Any] | None
     headers: Mapping[str, str] = field(default_factory=dict)
     fault: str | None = None
     delay: float = 0.0
+    retry_after: float | None = None
 
 
 def _audio_bytes(raw: str) -> bytes:
@@ -145,13 +151,16 @@ class Simulator:
 
     @staticmethod
     def _http_fault(fault: Fault) -> Reply:
-        if fault.kind == "rate_limit":
-            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else {}
-            return Reply(429, {"status": "error", "message": "rate limit exceeded"}, headers)
-        if fault.kind in ("http_500", "http_502", "http_503"):
-            code = int(fault.kind[-3:])
-            return Reply(code, {"status": "error", "message": f"upstream error {code}"})
-        return Reply(200, None, fault=fault.kind, delay=fault.delay if fault.kind == "slow" else 0.0)
+        kind = FAULT_KINDS[fault.kind]
+        if kind.answer is FaultAnswer.JSON_ERROR:
+            assert kind.status is not None
+            message = "rate limit exceeded" if kind.status == 429 else f"upstream error {kind.status}"
+            headers = {}
+            if kind.retry_after is RetryAfter.SECONDS and fault.retry_after is not None:
+                headers["Retry-After"] = f"{fault.retry_after:g}"
+            return Reply(kind.status, {"status": "error", "message": message}, headers, fault=kind.name,
+                         retry_after=fault.retry_after)
+        return Reply(kind.status or 200, None, fault=kind.name, delay=fault.delay if kind.answer is FaultAnswer.SLOW else 0.0)
 
     # -- submit ----------------------------------------------------------------------------
 
@@ -191,7 +200,7 @@ class Simulator:
         license = body.get("license")
         if not isinstance(license, str) or not license or (cfg.licenses is not None and license not in cfg.licenses):
             return self._error(cfg.license_status, "invalid license"), {}, None
-        for key in (*FACE_FIELDS, *SPEECH_FIELDS, "voice", "parsing_mode"):
+        for key in (*FACE_FIELDS, *SPEECH_FIELDS, "voice"):
             if key in body and not isinstance(body[key], str):
                 return self._error(cfg.reject_status, f"{key} must be a string"), {}, None
             if body.get(key) == "":
@@ -216,12 +225,11 @@ class Simulator:
                 _audio_bytes(raw)
             except (binascii.Error, ValueError):
                 return self._error(cfg.reject_status, "audio_base64 is not valid base64"), {}, None
-        for control in ("bbox_shift", "extra_margin", "left_cheek_width", "right_cheek_width"):
-            value = fields.get(control)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                return self._error(cfg.reject_status, f"{control} must be an integer"), {}, None
-        if fields.get("parsing_mode") not in (None, "jaw", "raw"):
-            return self._error(cfg.reject_status, "parsing_mode must be 'jaw' or 'raw'"), {}, None
+        for control in FACE_CONTROLS.values():  # the contract's own table; null asks for the default
+            if fields.get(control.name) is not None:
+                why = control.check_type(fields[control.name])
+                if why is not None:
+                    return self._error(cfg.reject_status, why), {}, None
         return None, fields, later
 
     def submit(self, body: Any) -> Reply:
@@ -232,13 +240,13 @@ class Simulator:
             limited = self._over_rate_limit()
             if limited is not None:
                 return limited
-            fault = self._pick_fault("submit", fields, HTTP_FAULTS)
-            if fault is not None and fault.kind not in LOST_AFTER_CREATE and fault.kind != "slow":
+            fault = self._pick_fault("submit", fields, _HTTP)
+            if fault is not None and not FAULT_KINDS[fault.kind].after_create:
                 return self._http_fault(fault)
             rejected, understood, fail_later = self._validate(body)
             if rejected is not None:
                 return rejected
-            reject = self._pick_fault("submit", fields, frozenset({REJECT}))
+            reject = self._pick_fault("submit", fields, _REJECT)
             if reject is not None:
                 return self._error(self.config.reject_status, reject.message)
             task = self._create(fields, understood, fail_later)
@@ -247,7 +255,7 @@ class Simulator:
                 answer |= {"queue_position": len(self.tasks), "api_version": "mock-1"}
             if fault is not None:  # the task exists, but the answer is lost or late
                 reply = self._http_fault(fault)
-                if fault.kind != "slow":
+                if FAULT_KINDS[fault.kind].answer is not FaultAnswer.SLOW:
                     return reply
                 return Reply(200, answer, delay=reply.delay)
             return Reply(200, answer)
@@ -280,7 +288,7 @@ class Simulator:
         if isinstance(speech, str):
             task.fate, task.message = "failed", speech
         else:
-            fate = self._pick_fault("submit", body, TASK_FAULTS)
+            fate = self._pick_fault("submit", body, _TASK)
             if fate is not None:
                 task.fate = {"task_failed": "failed"}.get(fate.kind, fate.kind)
                 task.message = fate.message
@@ -296,8 +304,8 @@ class Simulator:
             self.calls["query_status"] += 1
             task = self.tasks.get(task_id or "")
             fields = dict(task.request) if task else {}
-            fault = self._pick_fault("query", fields, HTTP_FAULTS)
-            if fault is not None and fault.kind != "slow":
+            fault = self._pick_fault("query", fields, _HTTP)
+            if fault is not None and FAULT_KINDS[fault.kind].answer is not FaultAnswer.SLOW:
                 return self._http_fault(fault)
             delay = fault.delay if fault is not None else 0.0
             if not license or (self.config.licenses is not None and license not in self.config.licenses):

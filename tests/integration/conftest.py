@@ -24,6 +24,7 @@ class Navtalk:
     advance: Callable[[float], object]
     configure: Callable[[dict], object]
     calls: Callable[[], dict]
+    tasks: Callable[[], list]
 
     def submit(self, body: dict) -> httpx.Response:
         return self.http.post(self.generate_url, json=body)
@@ -40,7 +41,7 @@ def navtalk(request) -> Iterator[Navtalk]:
     if request.param == "respx":
         with NavTalkMock(seed=SEED) as mock, httpx.Client() as http:
             yield Navtalk(http, "https://app.navtalk.ai/generate", "https://api.navtalk.ai/query_status",
-                          mock.advance, lambda cfg: mock.configure(**cfg), lambda: mock.calls)
+                          mock.advance, lambda cfg: mock.configure(**cfg), lambda: mock.calls, lambda: mock.tasks)
         return
     service = create_service(seed=SEED, clock=ManualClock())
     with serve_in_thread(service) as base, httpx.Client(base_url=base) as http:
@@ -49,4 +50,5 @@ def navtalk(request) -> Iterator[Navtalk]:
             assert response.status_code == 200, response.text
 
         yield Navtalk(http, f"{base}/generate", f"{base}/query_status", lambda s: admin("clock", {"advance": s}),
-                      lambda cfg: admin("config", cfg), lambda: http.get("/__admin/calls").json()["calls"])
+                      lambda cfg: admin("config", cfg), lambda: http.get("/__admin/calls").json()["calls"],
+                      lambda: http.get("/__admin/tasks").json())

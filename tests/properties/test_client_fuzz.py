@@ -42,3 +42,18 @@ def test_every_answer_is_classified(code, body, hdrs):
         else:
             assert isinstance(value, Submitted | TaskStatus)
             assert code < 400
+
+
+@given(codes, st.text(), st.sampled_from(["message", "error", "msg", "detail"]))
+def test_a_service_message_with_any_whitespace_or_control_characters_stays_one_line(code, text, field):
+    body = json.dumps({"status": "failed" if code < 400 else "error", field: text}).encode()
+    response = httpx.Response(code, content=body, request=httpx.Request("GET", "https://api.navtalk.ai/q"))
+    for read in (read_submit, lambda r: read_status(r, "task")):
+        try:
+            value = read(response)
+        except ClientError as exc:
+            message = str(exc)
+        else:
+            message = value.message if isinstance(value, TaskStatus) else ""
+        assert (message or "x").splitlines() == [message or "x"]
+        assert not any(ch < " " or ch == "\x7f" for ch in message or "")

@@ -57,7 +57,8 @@ def test_default_timing_follows_the_vendor_and_grows_with_speech():
     ({**TTS, "character_name": "boy9"}, 400, "unknown character_name 'boy9'"),
     ({**TTS, "image_url": "https://example.com/p.jpg"}, 400,
      "two face sources: image_url and character_name (give exactly one)"),
-    ({**TTS, "bbox_shift": "3"}, 400, "bbox_shift must be an integer"),
+    ({**TTS, "bbox_shift": "3"}, 400, "bbox_shift must be an integer, got '3'"),
+    ({**TTS, "parsing_mode": "chin"}, 400, "parsing_mode must be one of 'jaw', 'raw', got 'chin'"),
     ({"license": "k", "image_url": "x", "audio_base64": "%%%"}, 400, "audio_base64 is not valid base64"),
     ([1, 2], 400, "request body must be a JSON object"),
 ])
