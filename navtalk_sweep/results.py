@@ -12,20 +12,75 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Self, TextIO
 
 from navtalk_sweep.errors import RunError
 from navtalk_sweep.record import CaseRecord
 from navtalk_sweep.runner import CaseFinished, Event, JobState, advance, event_from_dict
 
-__all__ = ["Journal", "Replayed", "Run", "load_run", "new_run_id", "read_journal", "replay", "write_meta",
+__all__ = ["Journal", "Replayed", "Run", "RunLock", "load_run", "new_run_id", "read_journal", "replay", "write_meta",
            "write_results"]
 
-JOURNAL, RESULTS, META = "journal.jsonl", "results.jsonl", "run.json"
+JOURNAL, RESULTS, META, LOCK = "journal.jsonl", "results.jsonl", "run.json", ".lock"
+
+
+class RunLock:
+    """One writer per run directory: an exclusive lock held for the life of the process.
+
+    The operating system releases it when the process ends, however it ends, so a SIGKILL
+    never leaves a stale lock behind. The file names the holder (pid, host, start time) so
+    the second writer's error can say who holds it.
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / LOCK
+        self._fh: TextIO | None = None
+
+    def acquire(self) -> Self:
+        fh = self.path.open("a+", encoding="utf-8")
+        try:
+            _lock_file(fh)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise RunError(f"{self.path.parent}: in use by {holder}; wait for it to finish or stop it "
+                           "(one writer per run directory)") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing the descriptor drops the lock
+            self._fh = None
+
+    def __enter__(self) -> Self:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _lock_file(fh: TextIO) -> None:
+    """An exclusive, non-blocking lock on an open file; OSError when another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        fh.seek(0)
+        msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined,unused-ignore]
+        return
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def new_run_id() -> str:

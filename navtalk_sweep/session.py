@@ -37,7 +37,17 @@ from navtalk_sweep.errors import ClientError, InvalidArgument, RunError
 from navtalk_sweep.media import have_av, probe_video
 from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.report import Comparison, publish
-from navtalk_sweep.results import META, Journal, load_run, new_run_id, read_journal, replay, write_meta, write_results
+from navtalk_sweep.results import (
+    META,
+    Journal,
+    RunLock,
+    load_run,
+    new_run_id,
+    read_journal,
+    replay,
+    write_meta,
+    write_results,
+)
 from navtalk_sweep.runner import Event, Job, Runner, RunOptions, plan_jobs
 from navtalk_sweep.scenario import Case, load_scenarios
 from navtalk_sweep.simulator import SimulatorConfig
@@ -282,6 +292,10 @@ class Sweep:
         """Run every job (blocking); results.jsonl, run.json, report.html and junit.xml are written even
         when interrupted."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        with RunLock(self.run_dir):  # before the journal is read: nobody else may be writing it
+            return self._run_locked()
+
+    def _run_locked(self) -> SweepResult:
         if self.resume:
             replayed = replay(read_journal(self.run_dir / "journal.jsonl"))
             for job in self.jobs:

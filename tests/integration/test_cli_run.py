@@ -251,3 +251,35 @@ def test_standalone_mock_reads_loopback_media_for_real(tmp_path):
         files.server_close()
     assert tasks[near]["speech_seconds"] == 2.0  # fetched over loopback and measured
     assert tasks[far["task_id"]]["speech_seconds"] == 5.0  # the internet is never reached: estimated
+
+
+def test_a_second_writer_on_a_run_directory_is_refused_and_a_killed_one_leaves_no_lock(tmp_path):
+    config = tmp_path / "mock.yaml"
+    config.write_text(yaml.safe_dump({"timing": "fixed:600"}))  # the first run stays busy until killed
+    with mock_process("--config", str(config), "--quiet") as base:
+        run_dir = tmp_path / "run"
+        args = ["run", str(SCENARIOS / "every_voice.yaml"), "--target", base, "--run-dir", str(run_dir),
+                "--license", FAKE_LICENSE, *FAST]
+        first = subprocess.Popen([sys.executable, "-m", "navtalk_sweep.cli", *args], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        try:
+            journal = run_dir / "journal.jsonl"
+            deadline = time.monotonic() + 30
+            while not (journal.exists() and b"CaseSubmitted" in journal.read_bytes()):
+                assert time.monotonic() < deadline and first.poll() is None, "the first run did not start"
+                time.sleep(0.02)
+            for second in (["run", "--resume", str(run_dir), "--license", FAKE_LICENSE, "--yes"], args):
+                proc = cli(*second)
+                assert proc.returncode == 2, proc.stderr
+                assert proc.stderr.startswith(f"error: {run_dir}: in use by pid {first.pid} on ")
+                assert proc.stderr.count("\n") == 1 and "one writer per run directory" in proc.stderr
+            submits = httpx.get(f"{base}/__admin/calls").json()["submits"]
+            assert set(submits.values()) == {1}  # the refused writers sent nothing
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait(10)
+        # the kernel dropped the lock with the process: a resume goes ahead (and pays for nothing again)
+        proc = cli("run", "--resume", str(run_dir), "--license", FAKE_LICENSE, "--yes", "--case-timeout", "1",
+                   "--quiet")
+        assert proc.returncode == 1 and "in use by" not in proc.stderr, proc.stderr
+        assert set(httpx.get(f"{base}/__admin/calls").json()["submits"].values()) == {1}

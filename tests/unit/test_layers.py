@@ -61,7 +61,7 @@ def test_lower_layers_import_no_http_library():
                               "Fetcher", "Job", "JobState", "MediaUrl", "PollFailed", "PollSchedule", "RunFinished",
                               "RunOptions", "RunStarted", "RunStopped", "Runner", "StatusObserved", "SubmitRetried",
                               "SubmitStarted", "advance", "evaluate", "event_from_dict", "plan_jobs"]),
-    ("navtalk_sweep.results", ["Journal", "Replayed", "Run", "load_run", "new_run_id", "read_journal", "replay",
+    ("navtalk_sweep.results", ["Journal", "Replayed", "Run", "RunLock", "load_run", "new_run_id", "read_journal", "replay",
                                "write_meta", "write_results"]),
     ("navtalk_sweep.client", ["AsyncNavTalkClient", "Endpoint", "NavTalkClient", "Submitted", "TaskStatus"]),
     ("navtalk_sweep.record", ["BAD_OUTCOMES", "FIELDS", "CaseRecord", "Check", "Field", "Kind", "Outcome",
