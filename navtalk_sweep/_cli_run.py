@@ -13,7 +13,7 @@ from navtalk_sweep.errors import InvalidArgument, UsageError, one_line
 from navtalk_sweep.report import format_comparison
 from navtalk_sweep.results import new_run_id
 from navtalk_sweep.runner import RunOptions
-from navtalk_sweep.session import Sweep, Target, TargetKind, load_plan, read_meta
+from navtalk_sweep.session import MAX_CASES, Sweep, Target, TargetKind, load_plan, read_meta
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -89,7 +89,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UsageError("name at least one scenario file (or --resume a run)")
     saved_shard = meta.get("shard") or [0, 1]
     shard = _shard(args.shard) if args.shard or not args.resume else (int(saved_shard[0]), int(saved_shard[1]))
-    plan = load_plan(files, shard=shard)
+    plan = load_plan(files, shard=shard, max_cases=args.max_cases or None)
     for warning in plan.warnings:
         print(warning, file=sys.stderr)
     options = _options(args)
@@ -162,6 +162,8 @@ def register(sub: Any) -> None:
     p.add_argument("--shard", metavar="K/N", help="run only shard K of N (CI parallelism; join with merge)")
     p.add_argument("--repeat", type=int, default=1, help="run every case N times (finds flaky cases)")
     p.add_argument("--dry-run", action="store_true", help="count what would be sent, send nothing")
+    p.add_argument("--max-cases", type=int, default=MAX_CASES, help=f"refuse to build more cases than this "
+                   f"(default {MAX_CASES}; 0: no limit)")
     p.add_argument("--yes", action="store_true", help="do not ask before sending many paid tasks")
     p.add_argument("--confirm-over", type=int, default=20, help="ask before sending more paid tasks than this")
     p.add_argument("--no-download", dest="download", action="store_false", help="do not download result videos")

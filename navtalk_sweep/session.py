@@ -33,7 +33,7 @@ import httpx
 from navtalk_sweep.client import AsyncNavTalkClient, Endpoint
 from navtalk_sweep.clock import ManualClock, run_virtual
 from navtalk_sweep.contract import DEFAULT_GENERATE_URL, DEFAULT_STATUS_URL, redact_license
-from navtalk_sweep.errors import ClientError, InvalidArgument, RunError
+from navtalk_sweep.errors import ClientError, InvalidArgument, RunError, ScenarioError
 from navtalk_sweep.media import have_av, probe_video
 from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.report import Comparison, publish
@@ -52,7 +52,7 @@ from navtalk_sweep.runner import Event, Job, Runner, RunOptions, plan_jobs
 from navtalk_sweep.scenario import Case, load_scenarios
 from navtalk_sweep.simulator import SimulatorConfig
 
-__all__ = ["MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target", "TargetKind",
+__all__ = ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target", "TargetKind",
            "load_plan", "read_meta", "run_sweep"]
 
 #: what the bundled mock is sent as a licence: it accepts any
@@ -180,13 +180,29 @@ class SweepPlan:
     shard: tuple[int, int] = (0, 1)
 
 
-def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int] = (0, 1)) -> SweepPlan:
+#: a run builds at most this many cases unless told otherwise (a typo in a range is not a bill)
+MAX_CASES = 100_000
+
+
+def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int] = (0, 1),
+              max_cases: int | None = MAX_CASES) -> SweepPlan:
     """Load scenario files (or folders) and build their cases; ``shard=(k, n)`` keeps every n-th from the k-th
-    (0-based), cut on the index space so other shards' cases are never built."""
+    (0-based), cut on the index space so other shards' cases are never built.
+
+    Cases are counted before any is built: more than ``max_cases`` (None: no limit) is a
+    ScenarioError naming the count.
+    """
     index, count = shard
     if not (isinstance(index, int) and isinstance(count, int) and 0 <= index < count):
         raise InvalidArgument(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
     plans, warnings = load_scenarios([str(f) for f in files])
+    total = sum(p.count() for p in plans)
+    mine = (total - index + count - 1) // count
+    if max_cases is not None and mine > max_cases:
+        where = plans[0].source if len(plans) == 1 else ", ".join(dict.fromkeys(p.source for p in plans))
+        raise ScenarioError(f"{mine} cases to run{f' in shard {index + 1}/{count}' if count > 1 else ''}, over the "
+                            f"limit of {max_cases}: narrow the grid, sample it (sample: {{method: random, n: ...}}), "
+                            "shard it, or raise the limit (--max-cases)", path=where)
     cases: list[Case] = []
     offset = 0
     for p in plans:

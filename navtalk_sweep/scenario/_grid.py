@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from itertools import combinations, product
+from itertools import combinations
 from random import Random  # by name: the method Grid.random would shadow a module import
 
 Index = tuple[int, ...]
@@ -18,6 +18,14 @@ Rule = dict[int, frozenset[int]]
 
 #: past this many rules inclusion-exclusion may blow up; counting walks the grid instead
 _MAX_RULES_FOR_FORMULA = 20
+#: the largest grid counting may walk, and the most value pairs pairwise may cover (each a few seconds)
+MAX_WALK = 1_000_000
+MAX_PAIRS = 250_000
+_CHUNK = 100_000
+
+
+class GridTooLarge(ValueError):
+    """The grid is too large for the asked operation to finish in reasonable time and memory."""
 
 
 class Grid:
@@ -43,6 +51,9 @@ class Grid:
         """How many cases survive the rules (with some axes pinned to one value)."""
         pinned = pinned or {}
         if len(self.rules) > _MAX_RULES_FOR_FORMULA:
+            if self.raw_size > MAX_WALK:
+                raise GridTooLarge(f"{len(self.rules)} exclude rules over {self.raw_size} combinations cannot be "
+                                   f"counted (at most {_MAX_RULES_FOR_FORMULA} rules, or {MAX_WALK} combinations)")
             return sum(1 for idx in self if all(idx[a] == v for a, v in pinned.items()))
 
         def size_of(constraint: Rule) -> int:
@@ -74,35 +85,62 @@ class Grid:
         return full - removed
 
     def __iter__(self) -> Iterator[Index]:
-        for idx in product(*(range(s) for s in self.sizes)):
-            if not self.excluded(idx):
-                yield idx
+        # an odometer, not itertools.product: product lists every axis first, and an axis
+        # may be a range of billions of values
+        if not self.sizes:
+            yield ()
+            return
+        if 0 in self.sizes:
+            return
+        idx = [0] * len(self.sizes)
+        last = len(self.sizes) - 1
+        while True:
+            case = tuple(idx)
+            if not self.excluded(case):
+                yield case
+            axis = last
+            while True:
+                idx[axis] += 1
+                if idx[axis] < self.sizes[axis]:
+                    break
+                idx[axis] = 0
+                axis -= 1
+                if axis < 0:
+                    return
 
-    def random(self, n: int, seed: int) -> list[Index]:
-        """``n`` distinct surviving cases, the same for the same seed on every machine."""
+    def random(self, n: int, seed: int) -> Iterator[Index]:
+        """``n`` distinct surviving cases, the same for the same seed on every machine, drawn as they are
+        asked for (the first few of a sample of a billion cost what a sample of ten does)."""
         rng = Random(seed)
         available = self.count()
         if n >= available:
-            return list(self)
+            yield from self
+            return
         # mostly-excluded grids would make rejection sampling slow: walk them instead
-        if available * 4 < self.raw_size and self.raw_size <= 2_000_000:
-            return rng.sample(list(self), n)
-        picked: dict[int, Index] = {}
+        if available * 4 < self.raw_size and self.raw_size <= 2_000_000:  # as v0.1.0 drew: same seed, same cases
+            yield from rng.sample(list(self), n)
+            return
+        picked: set[int] = set()
         while len(picked) < n:
-            for raw in rng.sample(range(self.raw_size), min(self.raw_size, 2 * (n - len(picked)) + 8)):
+            # draws in bounded chunks; below the bound, exactly the draws earlier versions made
+            for raw in rng.sample(range(self.raw_size), min(self.raw_size, 2 * (n - len(picked)) + 8, _CHUNK)):
                 if raw not in picked:
                     idx = self.decode(raw)
                     if not self.excluded(idx):
-                        picked[raw] = idx
+                        picked.add(raw)
+                        yield idx
                         if len(picked) == n:
-                            break
-        return list(picked.values())
+                            return
 
     def pairwise(self, seed: int = 0) -> list[Index]:
         """Cases that together hold every coverable pair of values of any two axes."""
         axes = range(len(self.sizes))
         if len(self.sizes) < 2:
             return list(self)
+        pairs = sum(self.sizes[a] * self.sizes[b] for a, b in combinations(axes, 2))
+        if pairs > MAX_PAIRS:
+            raise GridTooLarge(f"pairwise would have to cover {pairs} value pairs (at most {MAX_PAIRS}); "
+                               "sample randomly instead")
         rng = Random(seed)
         uncovered = {
             (a, va, b, vb)

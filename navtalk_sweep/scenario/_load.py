@@ -7,7 +7,7 @@ import binascii
 import difflib
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -28,6 +28,7 @@ from navtalk_sweep.scenario._plan import (
     ResolvedFace,
     ResolvedSpeech,
     ScenarioPlan,
+    ZippedValues,
 )
 from navtalk_sweep.scenario._yaml import SourceMap, load_yaml
 
@@ -209,25 +210,28 @@ class _Builder:
 
     def axis(self, name: str, spec: Any, check: Any) -> Axis:
         loc: Loc = ("matrix", name)
-        if isinstance(spec, m.Range):
-            spec = spec.values()
+
+        def column(field_name: str, values: Any, where: Loc) -> Sequence[Scalar]:
+            """One field's values; a range is checked at its ends and never listed."""
+            if isinstance(values, m.Range):
+                col = values.values()
+                for v in dict.fromkeys((col[0], col[-1])):
+                    check(field_name, v, where)
+                return col
+            for i, v in enumerate(values):
+                check(field_name, v, (*where, i))
+            return tuple(values)
+
         if isinstance(spec, m.Link):
-            columns: dict[str, list[Scalar]] = {}
-            for field_name, values in spec.link.items():
-                vals: list[Scalar] = list(values.values()) if isinstance(values, m.Range) else list(values)
-                for i, v in enumerate(vals):
-                    check(field_name, v, (*loc, "link", field_name, i) if isinstance(values, list) else
-                          (*loc, "link", field_name))
-                columns[field_name] = vals
+            columns = {f: column(f, values, (*loc, "link", f)) for f, values in spec.link.items()}
             lengths = {k: len(v) for k, v in columns.items()}
             if len(set(lengths.values())) > 1:
                 shown = ", ".join(f"{k}: {n}" for k, n in lengths.items())
                 raise self.err((*loc, "link"), f"linked fields need the same number of values ({shown})")
-            rows = [tuple((k, columns[k][i]) for k in columns) for i in range(next(iter(lengths.values())))]
-            return Axis(name, tuple(AxisValue(r) for r in rows))
+            return Axis(name, ZippedValues(tuple(columns), tuple(columns.values())))
         if not spec:
             raise self.err(loc, f"axis '{name}' has no values")
-        if isinstance(spec[0], dict):
+        if not isinstance(spec, m.Range) and isinstance(spec[0], dict):
             rows_: list[AxisValue] = []
             for i, row in enumerate(spec):
                 for k, v in row.items():
@@ -240,9 +244,7 @@ class _Builder:
                 raise self.err(loc, f"unknown field '{name}'{hint}", key=True)
             raise self.err(loc, f"unknown axis '{name}': a list axis is one of {', '.join(PARAMETERS)}; "
                                 "use 'link' or a list of mappings to move fields together", key=True)
-        for i, v in enumerate(spec):
-            check(name, v, (*loc, i))
-        return Axis(name, tuple(AxisValue(((name, v),)) for v in spec))
+        return Axis(name, ZippedValues((name,), (column(name, spec, loc),)))
 
     def rule(self, rule: Mapping[str, Any], axes: tuple[Axis, ...], defaults: Mapping[str, Scalar], loc: Loc,
              check: Any) -> Rule | None:
@@ -253,7 +255,10 @@ class _Builder:
                 check(key, v, (*loc, key))
             for a, axis in enumerate(axes):
                 if key in axis.fields:
-                    allowed = frozenset(i for i, val in enumerate(axis.values) if dict(val.params)[key] in wanted_set)
+                    if isinstance(axis.values, ZippedValues):
+                        allowed = axis.values.indexes(key, wanted_set)
+                    else:
+                        allowed = frozenset(i for i, v in enumerate(axis.values) if dict(v.params)[key] in wanted_set)
                     out[a] = out[a] & allowed if a in out else allowed
                     break
             else:

@@ -57,8 +57,9 @@ class Range(_Strict):
             raise ValueError(f"'to' ({self.to}) is below 'from' ({self.start})")
         return self
 
-    def values(self) -> list[int]:
-        return list(range(self.start, self.to + 1, self.step))
+    def values(self) -> range:
+        """The values, lazily: a range of any size costs nothing until a value is asked for."""
+        return range(self.start, self.to + 1, self.step)
 
 
 def _list_or_range(value: Any) -> str:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice, product
-from typing import Any
+from typing import Any, overload
 
 from navtalk_sweep.contract import FACE_CONTROLS, Mode, mode_of, request_id
-from navtalk_sweep.errors import ContractViolation
-from navtalk_sweep.scenario._grid import Grid, Index, Rule
+from navtalk_sweep.errors import ContractViolation, ScenarioError
+from navtalk_sweep.scenario._grid import MAX_WALK, Grid, GridTooLarge, Index, Rule
 from navtalk_sweep.scenario._model import Expect, Sample
 
 Scalar = int | str
@@ -47,10 +48,43 @@ class AxisValue:
         return ",".join(f"{k}={v}" for k, v in self.params) if len(self.params) > 1 else str(self.params[0][1])
 
 
+class ZippedValues(Sequence[AxisValue]):
+    """An axis's values as columns zipped together, built on demand.
+
+    A column may be a ``range``, so a range axis of two billion values costs what a
+    short list does: its length, an item and the index of a value are arithmetic.
+    """
+
+    def __init__(self, fields: tuple[str, ...], columns: tuple[Sequence[Scalar], ...]) -> None:
+        self.fields, self.columns = fields, columns
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    @overload
+    def __getitem__(self, i: int) -> AxisValue: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> ZippedValues: ...
+
+    def __getitem__(self, i: int | slice) -> AxisValue | ZippedValues:
+        if isinstance(i, slice):
+            return ZippedValues(self.fields, tuple(c[i] for c in self.columns))
+        return AxisValue(tuple((f, c[i]) for f, c in zip(self.fields, self.columns, strict=True)))
+
+    def indexes(self, field_name: str, wanted: AbstractSet[Any]) -> frozenset[int]:
+        """Positions whose ``field_name`` is one of ``wanted``, without walking a range."""
+        column = self.columns[self.fields.index(field_name)]
+        if isinstance(column, range):
+            return frozenset(column.index(v) for v in wanted
+                             if isinstance(v, int) and not isinstance(v, bool) and v in column)
+        return frozenset(i for i, v in enumerate(column) if v in wanted)
+
+
 @dataclass(frozen=True)
 class Axis:
     name: str
-    values: tuple[AxisValue, ...]
+    values: Sequence[AxisValue]
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -111,7 +145,10 @@ class ScenarioPlan:
 
     @cached_property
     def _pairwise(self) -> list[Index]:
-        return self.grid.pairwise(self.sample.seed)
+        try:
+            return self.grid.pairwise(self.sample.seed)
+        except GridTooLarge as exc:
+            raise ScenarioError(f"scenario '{self.name}': {exc}", path=self.source) from None
 
     def _selected(self) -> Iterator[Index] | list[Index]:
         if self.sample.method == "random":
@@ -129,7 +166,10 @@ class ScenarioPlan:
         elif self.sample.method == "pairwise":
             grid = len(self._pairwise)
         else:
-            grid = self.grid.count()
+            try:
+                grid = self.grid.count()
+            except GridTooLarge as exc:
+                raise ScenarioError(f"scenario '{self.name}': {exc}", path=self.source) from None
         return grid + len(self.include)
 
     def __len__(self) -> int:
@@ -230,7 +270,11 @@ class ScenarioPlan:
                 yield params, n
 
     def summary(self) -> tuple[Counter[int], Counter[str], float]:
-        """Cases per mode (0 = breaks the contract), per voice, and total speech seconds."""
+        """Cases per mode (0 = breaks the contract), per voice, and total speech seconds.
+
+        Exact, except for a random sample of more than ``MAX_WALK`` cases: there each group
+        counts in proportion to its share of the grid.
+        """
         modes: Counter[int] = Counter()
         voices: Counter[str] = Counter()
         seconds = 0.0
@@ -242,12 +286,23 @@ class ScenarioPlan:
                 voices[str(case.request["voice"])] += n
             seconds += case.speech_seconds * n
 
-        if self.sample.method == "all":
+        available = self.grid.count()
+        selected = self.count() - len(self.include)
+        if self.sample.method == "all" or selected >= available:
             for params, n in self.speech_groups():
                 add(self.case(params), n)
-            for extra in self.include:
-                add(self.case(extra), 1)
+        elif selected > MAX_WALK:
+            # a random sample too large to walk: each face x speech x voice group in proportion
+            for params, n in self.speech_groups():
+                add(self.case(params), round(n * selected / available))
         else:
-            for case in self:
-                add(case, 1)
+            # only the axes that decide mode and voice matter: count their values, build one case each
+            groups = Counter(tuple(idx[a] for a in self.speech_axes) for idx in self._selected())
+            for values, n in groups.items():
+                chosen: dict[str, Scalar] = {}
+                for a, v in zip(self.speech_axes, values, strict=True):
+                    chosen.update(self.axes[a].values[v].params)
+                add(self.case(chosen), n)
+        for extra in self.include:
+            add(self.case(extra), 1)
         return modes, voices, round(seconds, 1)

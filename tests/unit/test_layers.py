@@ -66,7 +66,7 @@ def test_lower_layers_import_no_http_library():
     ("navtalk_sweep.client", ["AsyncNavTalkClient", "Endpoint", "NavTalkClient", "Submitted", "TaskStatus"]),
     ("navtalk_sweep.record", ["BAD_OUTCOMES", "FIELDS", "CaseRecord", "Check", "Field", "Kind", "Outcome",
                               "numeric_fields"]),
-    ("navtalk_sweep.session", ["MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult",
+    ("navtalk_sweep.session", ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult",
                                "Target", "TargetKind", "load_plan", "read_meta", "run_sweep"]),
     ("mock_server", ["HttpReply", "MockService", "MockTransport", "create_app", "create_service",
                      "openapi_document"]),
