@@ -13,7 +13,7 @@ from navtalk_sweep.errors import InvalidArgument, UsageError, one_line
 from navtalk_sweep.report import format_comparison
 from navtalk_sweep.results import new_run_id
 from navtalk_sweep.runner import RunOptions
-from navtalk_sweep.session import MAX_CASES, Sweep, Target, TargetKind, load_plan, read_meta
+from navtalk_sweep.session import MAX_CASES, Sweep, Target, TargetKind, load_mock_config, load_plan, read_meta
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -58,9 +58,10 @@ def _read_config(path: str) -> dict[str, Any]:
 
 def _target(args: argparse.Namespace, saved: dict[str, Any] | None) -> Target:
     """``--target`` and friends as a typed Target; a real service without a licence is a usage error."""
-    from navtalk_sweep.simulator import SimulatorConfig
-
-    config = SimulatorConfig.from_dict(_read_config(args.mock_config)) if args.mock_config else None
+    try:
+        config = load_mock_config(args.mock_config) if args.mock_config else None
+    except InvalidArgument as exc:
+        raise UsageError(f"--mock-config {exc}") from None
     try:
         target = Target.parse(args.target, license=args.license, seed=args.seed, mock_config=config,
                               clock=args.mock_clock, saved=saved)

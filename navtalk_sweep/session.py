@@ -33,7 +33,7 @@ import httpx
 from navtalk_sweep.client import AsyncNavTalkClient, Endpoint
 from navtalk_sweep.clock import ManualClock, run_virtual
 from navtalk_sweep.contract import DEFAULT_GENERATE_URL, DEFAULT_STATUS_URL, redact_license
-from navtalk_sweep.errors import ClientError, InvalidArgument, RunError, ScenarioError
+from navtalk_sweep.errors import ClientError, InvalidArgument, RunError, ScenarioError, one_line
 from navtalk_sweep.media import have_av, probe_video
 from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.report import Comparison, publish
@@ -52,8 +52,8 @@ from navtalk_sweep.runner import Event, Job, Runner, RunOptions, plan_jobs
 from navtalk_sweep.scenario import Case, load_scenarios
 from navtalk_sweep.simulator import SimulatorConfig
 
-__all__ = ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target", "TargetKind",
-           "load_plan", "read_meta", "run_sweep"]
+__all__ = ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target",
+           "TargetKind", "load_mock_config", "load_plan", "read_meta", "run_sweep"]
 
 #: what the bundled mock is sent as a licence: it accepts any
 MOCK_LICENSE = "sk-test-mock"
@@ -212,6 +212,22 @@ def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int]
                      tuple(warnings), shard)
 
 
+def load_mock_config(path: str | os.PathLike[str]) -> SimulatorConfig:
+    """Simulator settings from a YAML or JSON file (timing, faults, licences, dialect)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise InvalidArgument(f"{path}: cannot read mock config: {one_line(str(exc))}") from None
+    if not isinstance(data, dict):
+        raise InvalidArgument(f"{path}: mock config must be a mapping")
+    try:
+        return SimulatorConfig.from_dict(data)
+    except InvalidArgument as exc:
+        raise InvalidArgument(f"{path}: {exc}") from None
+
+
 def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """A run directory's ``run.json``; RunError when there is none to read."""
     path = Path(run_dir) / META
@@ -304,10 +320,12 @@ class Sweep:
 
     # -- the run ---------------------------------------------------------------------------
 
-    def run(self) -> SweepResult:
+    def run(self, *, lock: bool = True) -> SweepResult:
         """Run every job (blocking); results.jsonl, run.json, report.html and junit.xml are written even
-        when interrupted."""
+        when interrupted. ``lock=False``: the caller already holds the directory's :class:`RunLock`."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not lock:
+            return self._run_locked()
         with RunLock(self.run_dir):  # before the journal is read: nobody else may be writing it
             return self._run_locked()
 

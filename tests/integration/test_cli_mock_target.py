@@ -69,7 +69,8 @@ def test_broken_mock_config_is_a_one_line_usage_error(tmp_path, capsys):
     assert main(["run", str(SCENARIOS / "every_voice.yaml"), "--mock-config", str(config),
                  "--run-dir", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: unknown fault kind 'explode' (kinds: ") and err.count("\n") == 1
+    assert err.startswith(f"error: --mock-config {config}: unknown fault kind 'explode' (kinds: ")
+    assert err.count("\n") == 1
 
 
 @pytest.mark.parametrize("bad", [["--resume", "nowhere"], []])
