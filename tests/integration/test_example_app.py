@@ -1,0 +1,54 @@
+"""The example integration (examples/render_app): its tests pass, and broken copies of the app fail them
+for the stated reason."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytest_plugins = ["pytester"]
+APP = ROOT / "examples" / "render_app"
+
+#: how each broken copy differs from the app (lines replaced), and the test that must catch it
+MUTANTS = {
+    "ignores failed": (
+        [('        if last == "failed":\n', '        if last == "failed" and False:\n')],
+        "test_a_failed_task_is_an_error_with_the_reason"),
+    "polls without a deadline": (
+        [("        if remaining <= 0:\n", "        if False:\n"),
+         ("        sleep(min(delay, remaining))\n", "        sleep(delay)\n")],
+        "test_a_task_that_never_finishes_is_given_up_at_the_deadline"),
+    "retries a submit blindly": (
+        [('            raise SubmitUnknown(f"the submit\'s answer was lost ({type(exc).__name__})") from exc\n',
+          "            continue\n")],
+        "test_a_lost_submit_answer_is_never_paid_for_twice"),
+}
+
+
+@pytest.fixture
+def app(pytester):
+    for name in ("render.py", "test_render.py", "render_cases.yaml", "conftest.py"):
+        shutil.copy(APP / name, pytester.path / name)
+    return pytester
+
+
+def test_the_example_tests_pass(app):
+    result = app.runpytest_subprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=23)
+
+
+@pytest.mark.parametrize("mutant", MUTANTS)
+def test_a_broken_copy_is_caught(app, mutant):
+    changes, catcher = MUTANTS[mutant]
+    source = (app.path / "render.py").read_text(encoding="utf-8")
+    for old, new in changes:
+        assert source.count(old) == 1, f"the app changed: update the {mutant!r} mutant"
+        source = source.replace(old, new)
+    (app.path / "render.py").write_text(source, encoding="utf-8")
+    result = app.runpytest_subprocess("-p", "no:cacheprovider", "-q", timeout=300)
+    failed = {line.split("::")[1].split("[")[0].split(" ")[0] for line in result.outlines
+              if line.startswith("FAILED ")}
+    assert catcher in failed, result.stdout.str()[-3000:]
