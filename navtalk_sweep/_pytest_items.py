@@ -184,7 +184,9 @@ class SessionSweep:
             for i, it in enumerate(items):  # identical requests go to one worker: each is paid for once
                 self.owner.setdefault(it.case.case_id, base / f"gw{i % count}")
             mine = [it for it in items if self.owner[it.case.case_id] == self.run_dir]
-        self._done = threading.Condition()
+        # one event per waited-for case: a record wakes only the test waiting for it
+        self._guard = threading.Lock()
+        self._events: dict[tuple[str, str, str], threading.Event] = {}
         self._records: dict[tuple[str, str, str], CaseRecord] = {}
         self._finished = False
         self.error: Exception | None = None
@@ -213,16 +215,30 @@ class SessionSweep:
             self.error = exc
         finally:
             self._lock.release()
-            with self._done:
+            with self._guard:
                 self._finished = True
-                self._done.notify_all()
+                waiting = list(self._events.values())
+            for ready in waiting:
+                ready.set()
+
+    def _ready(self, key: tuple[str, str, str]) -> threading.Event:
+        with self._guard:
+            ready = self._events.get(key)
+            if ready is None:
+                ready = self._events[key] = threading.Event()
+                if self._finished or key in self._records:
+                    ready.set()
+            return ready
 
     def _event(self, event: Event) -> None:
         if isinstance(event, CaseFinished) and event.final:
-            with self._done:
-                for rec in event.records:
-                    self._records[(rec.case_id, rec.scenario, rec.label)] = rec
-                self._done.notify_all()
+            for rec in event.records:
+                key = (rec.case_id, rec.scenario, rec.label)
+                with self._guard:
+                    self._records[key] = rec
+                    ready = self._events.get(key)
+                if ready is not None:
+                    ready.set()
 
     def stop(self, reason: str) -> None:
         self.sweep.stop(reason)
@@ -237,9 +253,8 @@ class SessionSweep:
         owner = self.owner.get(case.case_id)
         if owner is not None and owner != self.run_dir:
             return _wait_in_other_worker(owner, key)
-        with self._done:
-            while key not in self._records and not self._finished:
-                self._done.wait()
+        self._ready(key).wait()
+        with self._guard:
             if key in self._records:
                 return self._records[key]
         if self.error is not None:
