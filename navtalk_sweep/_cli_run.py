@@ -27,7 +27,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
         max_tasks=args.max_tasks, max_speech_seconds=args.max_speech_seconds, fail_fast=args.fail_fast,
         max_failures=args.max_failures, resubmit_unknown=args.resubmit_unknown, repeat=args.repeat,
         seed=args.seed, first_poll=args.first_poll, dense_interval=args.poll_interval,
-        max_poll_interval=args.max_poll_interval,
+        max_poll_interval=args.max_poll_interval, deadline_factor=args.deadline_factor or None,
     )
 
 
@@ -149,6 +149,9 @@ def register(sub: Any) -> None:
     p.add_argument("--concurrency", type=int, default=8, help="tasks in flight (default 8)")
     p.add_argument("--submit-rate", type=float, default=5.0, help="submits per second at most (default 5)")
     p.add_argument("--case-timeout", type=float, default=600.0, help="seconds per case (default 600)")
+    p.add_argument("--deadline-factor", type=float, default=3.0, help="once task durations are learned, give "
+                   "a case up after this many times the 95th percentile of similar tasks (at least that + 10 s; "
+                   "never past --case-timeout); 0: only --case-timeout (default 3)")
     p.add_argument("--request-timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)")
     p.add_argument("--first-poll", type=float, default=5.0, help="seconds before the first poll, until the run "
                    "has learned how long tasks take (default 5, the vendor's minimum)")

@@ -54,7 +54,11 @@ MediaUrl = Callable[[str, str], str]
 class RunOptions:
     concurrency: int = 8  # tasks in flight, from submit to final status
     submit_rate: float = 5.0  # submits per second at most
-    case_timeout: float = 600.0
+    case_timeout: float = 600.0  # the most a case may take, from submit to final status
+    #: once durations are learned, a case also gives up after max(factor x the 95th percentile of similar
+    #: tasks, that + margin), so a stuck task stops holding a slot; None: only case_timeout
+    deadline_factor: float | None = 3.0
+    deadline_margin: float = 10.0
     max_tasks: int | None = None
     max_speech_seconds: float | None = None
     fail_fast: bool = False
@@ -63,6 +67,7 @@ class RunOptions:
     resubmit_unknown: bool = False
     submit_retries: int = 4  # after refused connections
     rate_limit_retries: int = 50  # after HTTP 429: no task was created, so waiting costs nothing
+    rate_limit_streak: int = 2  # this many 429s with no accepted submit between halve the submit rate
     poll_retries: int = 8
     backoff_base: float = 1.0
     backoff_cap: float = 30.0
@@ -96,7 +101,8 @@ class Runner:
         self._failures = 0
         self._error_streak: tuple[str, int] = ("", 0)
         self._next_submit = 0.0
-        self._rate = options.submit_rate  # lowered on 429, raised again as submits succeed
+        self._rate = options.submit_rate  # lowered on a streak of 429s, raised again as submits succeed
+        self._limit_streak = 0
         self._paid_tasks = 0
         self._paid_speech = 0.0
         self._stopped = asyncio.Event()
@@ -209,12 +215,25 @@ class Runner:
         self._next_submit = slot + 1.0 / self._rate
         await self._sleep(slot - now)
 
-    def _slow_down(self, wait: float) -> None:
-        """A 429: every submit waits it out, and the rate halves (additive increase brings it back)."""
-        self._rate = max(0.1, (self._rate or self.options.submit_rate or 1.0) / 2)
-        self._next_submit = max(self._next_submit, self.now() + wait)
+    def _rate_limited(self, retry_after: float | None, limited: int) -> float:
+        """A 429 on a submit: how long this job waits before trying again.
+
+        A ``Retry-After`` is the service speaking for every client: every submit waits it
+        out. The rate halves only on a streak (``rate_limit_streak`` 429s with no accepted
+        submit between): one stray 429 among many accepted submits is a blip, not a limit.
+        Additive increase on accepted submits brings the rate back.
+        """
+        self._limit_streak += 1
+        if self._limit_streak >= self.options.rate_limit_streak:
+            self._limit_streak = 0
+            self._rate = max(0.1, (self._rate or self.options.submit_rate or 1.0) / 2)
+        if retry_after is not None:
+            self._next_submit = max(self._next_submit, self.now() + retry_after)
+            return retry_after
+        return self._backoff(limited)
 
     def _speed_up(self) -> None:
+        self._limit_streak = 0
         if self.options.submit_rate > 0:
             self._rate = min(self.options.submit_rate, self._rate + 0.1)
 
@@ -236,9 +255,10 @@ class Runner:
             except RateLimited as exc:
                 attempt -= 1  # a 429 is not a failed attempt: the service asked us to wait
                 limited += 1
-                wait = self._backoff(limited, exc.retry_after)
-                self._slow_down(wait)
+                wait = self._rate_limited(exc.retry_after, limited)
                 self._note(job, SubmitRetried(self.now(), job.key, str(exc), wait))
+                if exc.retry_after is None:
+                    await self._sleep(wait)  # this job backs off; the others go on at the (maybe lower) rate
                 continue
             except TransportError as exc:
                 self._note_error(str(exc))  # a dead server: every job sees the same refusal
@@ -290,10 +310,11 @@ class Runner:
         errors = 0
         while True:
             elapsed = self.now() - st.submitted_at
-            remaining = self.options.case_timeout - elapsed
+            deadline, why = self._deadline(speech)
+            remaining = deadline - elapsed
             if remaining <= 0:
-                self._finish(job, outcome=Outcome.TIMEOUT, error=f"timed out after {self.options.case_timeout:g} s "
-                             f"(last status {last_status!r})")
+                self._finish(job, outcome=Outcome.TIMEOUT, error=f"timed out after {why} (last status "
+                             f"{last_status!r})")
                 return
             await self._sleep(min(delay, remaining))
             try:
@@ -325,6 +346,19 @@ class Runner:
                 return
             last_unfinished = at
             delay = self.schedule.next_delay(speech, at)
+
+    def _deadline(self, speech: float) -> tuple[float, str]:
+        """When a case of this speech length gives up, and how to say why."""
+        cap = self.options.case_timeout
+        factor = self.options.deadline_factor
+        window = self.schedule.expected(speech) if factor else None
+        if window is None or factor is None:
+            return cap, f"{cap:g} s"
+        p95 = window[1]
+        learned = max(factor * p95, p95 + self.options.deadline_margin)
+        if learned >= cap:
+            return cap, f"{cap:g} s"
+        return learned, f"{learned:.1f} s ({factor:g}x the 95th percentile of similar tasks, {p95:.1f} s)"
 
     async def _complete(self, job: Job, status: TaskStatus, at: float) -> None:
         fetched: Mapping[str, Any] = {}

@@ -195,3 +195,39 @@ def test_the_runner_copes_with_every_dialect_the_contract_names(dialect):
         assert accepted and all(r.outcome == "failed" for r in accepted)  # a lenient service is caught out
     assert max(sim.submits.values()) == 1
 
+
+
+def last_submit(events) -> float:
+    return max(e.t for e in events if type(e).__name__ == "CaseSubmitted")
+
+
+def test_stray_rate_limits_do_not_halve_the_submit_rate():
+    many = cases(200)
+    _, _, _, calm = run(many, {"timing": "fixed:6"}, concurrency=200, submit_rate=5)
+    records, sim, _, stray = run(many, {"timing": "fixed:6", "faults": [
+        {"kind": "rate_limit", "endpoint": "submit", "probability": 0.05}]}, concurrency=200, submit_rate=5)
+    assert outcomes(records) == {"passed": 200} and set(sim.submits.values()) == {1}
+    assert sum(type(e).__name__ == "SubmitRetried" for e in stray) >= 5  # the 429s did happen
+    # halving on every 429 took the last submit from 40 s to minutes; a streak rule keeps it near
+    assert last_submit(stray) <= 1.2 * last_submit(calm)
+
+
+def test_a_streak_of_rate_limits_does_slow_down():
+    many = cases(60)
+    records, sim, runner, _ = run(many, {"timing": "fixed:6", "max_submits_per_second": 1},
+                                       concurrency=60, submit_rate=5)
+    assert outcomes(records) == {"passed": 60} and set(sim.submits.values()) == {1}
+    assert runner._rate < 5  # it learned the service's limit
+
+
+def test_a_stuck_task_gives_up_at_the_learned_deadline_not_the_case_timeout():
+    records, _, _, events = run(cases(30), {"timing": "fixed:8", "faults": [{"kind": "never_finish", "times": 1}]},
+                                concurrency=4, case_timeout=600)
+    stuck = [r for r in records if r.outcome == "timeout"]
+    assert len(stuck) == 1 and "95th percentile of similar tasks" in stuck[0].error
+    ended = next(e.t for e in events if type(e).__name__ == "CaseFinished" and e.records[0].outcome == "timeout")
+    submitted = next(e.t for e in events if type(e).__name__ == "CaseSubmitted" and e.key == stuck[0].key)
+    assert ended - submitted <= 3 * 8 + 10 + 2  # max(3 x p95, p95 + 10 s), not 600 s
+    records, *_ = run(cases(30), {"timing": "fixed:8", "faults": [{"kind": "never_finish", "times": 1}]},
+                      concurrency=4, case_timeout=100, deadline_factor=None)
+    assert [r.error for r in records if r.outcome == "timeout"] == ["timed out after 100 s (last status 'processing')"]
