@@ -1,0 +1,25 @@
+"""Short forms of the soak and SIGKILL trials (long forms: benchmarks/bench_soak.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.soak.soak import CLASSIFIED, kill_trials, soak
+
+
+@pytest.mark.slow
+def test_a_fault_soak_classifies_every_case_pays_once_and_keeps_pace(tmp_path):
+    calm = soak(tmp_path, 10, faults=None)
+    faulty = soak(tmp_path, 10, faults=0.05)
+    assert calm.outcomes == {"passed": 40}
+    assert faulty.cases == 40 and set(faulty.outcomes) <= CLASSIFIED  # nothing skipped, nothing lost
+    assert max(faulty.submits.values()) == 1  # no request paid twice, whatever was lost on the way
+    # the long form's goal is 2x at 228 cases; 40 cases carry the stuck tasks' fixed cost in fewer cases
+    assert faulty.wall <= 2.5 * calm.wall, (faulty.wall, calm.wall)
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume_pays_once_and_loses_nothing(tmp_path):
+    trials = kill_trials(tmp_path, 10, kills=5)
+    assert trials.cases == 40 and set(trials.outcomes) <= CLASSIFIED
+    assert trials.duplicates == []
