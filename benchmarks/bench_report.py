@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from navtalk_sweep.record import CaseRecord
 from navtalk_sweep.report import write_html, write_junit
 from navtalk_sweep.results import load_run, write_meta, write_results
 
@@ -43,7 +44,7 @@ def records(n: int) -> list[dict]:
 def main(n: int = 10_000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
-        recs = records(n)
+        recs = [CaseRecord.from_dict(r) for r in records(n)]
         t0 = time.perf_counter()
         write_results(run_dir, recs)
         t_base = time.perf_counter() - t0

@@ -219,6 +219,9 @@ class SimulatorConfig:
     double_source: Literal["reject", "first_wins"] = "reject"  # two face or speech sources, voice with audio
     data_uri: Literal["strip", "reject"] = "strip"  # a data: prefix on audio_base64
     extra_fields: bool = False  # answers carry fields clients must ignore
+    #: the most tasks kept; past it the oldest are forgotten (a later query: task not found), as a real
+    #: service expires old results, so a long-running mock's memory stays flat
+    max_tasks_kept: int = 50_000
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SimulatorConfig:
@@ -261,5 +264,5 @@ class SimulatorConfig:
             "license_status": self.license_status,
             "not_found_status": self.not_found_status,
             **{k: getattr(self, k) for k in ("error_field", "unknown_task", "missing_voice", "unknown_names",
-                                             "double_source", "data_uri", "extra_fields")},
+                                             "double_source", "data_uri", "extra_fields", "max_tasks_kept")},
         }

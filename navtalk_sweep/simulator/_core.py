@@ -294,6 +294,9 @@ class Simulator:
                 task.message = fate.message
                 task.unknown_status = fate.status
         self.tasks[task_id] = task
+        while len(self.tasks) > max(1, self.config.max_tasks_kept):
+            del self.tasks[next(iter(self.tasks))]  # the oldest (dicts keep insertion order)
+            self.calls["tasks_forgotten"] += 1
         return task
 
     # -- query -----------------------------------------------------------------------------

@@ -148,11 +148,12 @@ def test_poll_schedule_learns_from_observations():
         for k in range(20):
             jitter = (k - 10) / 10  # -1.0 .. +0.9 s
             s.observe(speech, 4 + speech + jitter - 0.1, 4 + speech + jitter + 0.1)
-    low, high = s.expected(4.0)
-    assert (low, high) == (pytest.approx(7.1), pytest.approx(8.8))  # 5th and 95th percentile of its own 20
-    assert s.expected(2.0)[0] == pytest.approx(4.1)  # its nearest are the 1-second ones
-    assert s.first_delay(4.0) == low
-    assert s.next_delay(4.0, 1.0) == pytest.approx(low - 1.0)
+    low, first, high = s.expected(4.0)
+    # 5th percentile, the first poll's quantile (0.65) and 95th percentile of its own 20
+    assert (low, first, high) == (pytest.approx(7.1), pytest.approx(8.3), pytest.approx(8.8))
+    assert s.expected(2.0).earliest == pytest.approx(4.1)  # its nearest are the 1-second ones
+    assert s.first_delay(4.0) == first
+    assert s.next_delay(4.0, 1.0) == pytest.approx(first - 1.0)
     assert s.next_delay(4.0, high) == s.dense_interval
     assert s.next_delay(4.0, 200) == s.max_interval
 

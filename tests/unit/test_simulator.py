@@ -177,3 +177,11 @@ def test_data_uri_can_be_refused_and_reasons_can_be_absent():
     s, _ = sim(data_uri="reject", error_field="")
     reply = s.submit({"license": "k", "image_url": "x", "audio_base64": "data:audio/wav;base64," + wav_base64(1)})
     assert (reply.status_code, reply.body) == (400, {"status": "error"})
+
+
+def test_old_tasks_are_forgotten_past_the_cap_so_memory_stays_flat():
+    s, _ = sim(max_tasks_kept=3)
+    ids = [s.submit({**TTS, "bbox_shift": i}).body["task_id"] for i in range(5)]
+    assert list(s.tasks) == ids[2:] and s.calls["tasks_forgotten"] == 2
+    assert s.query("sk-test", ids[0]).status_code == 404  # as an expired result on a real service
+    assert s.query("sk-test", ids[4]).status_code == 200
