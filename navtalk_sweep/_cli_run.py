@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from navtalk_sweep._progress import Progress
-from navtalk_sweep.errors import InvalidArgument, UsageError, one_line
+from navtalk_sweep.errors import InvalidArgument, UsageError
 from navtalk_sweep.report import format_comparison
 from navtalk_sweep.results import new_run_id
 from navtalk_sweep.runner import RunOptions
@@ -42,18 +42,6 @@ def _shard(text: str | None) -> tuple[int, int]:
     if not 1 <= k <= n:
         raise UsageError(f"--shard must be K/N with 1 <= K <= N, got {text!r}")
     return k - 1, n
-
-
-def _read_config(path: str) -> dict[str, Any]:
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read mock config: {one_line(str(exc))}") from None
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: mock config must be a mapping")
-    return data
 
 
 def _target(args: argparse.Namespace, saved: dict[str, Any] | None) -> Target:
@@ -119,13 +107,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_mock(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from mock_server.serve import serve
     from navtalk_sweep.simulator import SimulatorConfig, Timing
 
-    data = _read_config(args.config) if args.config else {}
+    try:
+        config = load_mock_config(args.config) if args.config else SimulatorConfig()
+    except InvalidArgument as exc:
+        raise UsageError(f"--config {exc}") from None
     if args.timing:
-        data["timing"] = Timing.parse(args.timing)
-    config = SimulatorConfig.from_dict(data)
+        config = replace(config, timing=Timing.parse(args.timing))
     serve(host=args.host, port=args.port, seed=args.seed, config=config, media_dir=args.media_dir,
           quiet=args.quiet)
     return EXIT_OK

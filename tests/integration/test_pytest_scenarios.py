@@ -162,3 +162,31 @@ def test_xdist_gives_the_same_outcomes_one_run_directory_and_one_report(project)
     assert workers == ["gw0", "gw1"]
     sent = [r["case_id"] for w in workers for r in results(two / w) if r["task_id"]]
     assert len(sent) == len(set(sent)) == 37
+
+
+def test_ctrl_c_leaves_a_resumable_run_directory(project):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    config = project.makefile(".yaml", mock="timing: 'fixed:60'\n")
+    run_dir = project.path / "interrupted"
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "scenarios/every_voice.yaml", "-p", "no:cacheprovider",
+                             "--navtalk-mock-clock", "real", "--navtalk-mock-config", str(config),
+                             "--navtalk-run-dir", str(run_dir)], cwd=project.path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    journal = run_dir / "journal.jsonl"
+    deadline = time.monotonic() + 60
+    while not (journal.exists() and "CaseSubmitted" in journal.read_text()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the sweep did not start"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in out, out  # pytest's exit code for an interrupted session
+    records = results(run_dir)
+    assert len(records) == 12 and {r["outcome"] for r in records} == {"skipped"}
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["status"] == "stopped" and [r for r in records if r["task_id"]]  # submitted ones are resumable
+    with RunLock(run_dir):  # the lock went with the process
+        pass
