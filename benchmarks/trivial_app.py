@@ -1,4 +1,4 @@
-"""The baseline for bench_mock_server: the smallest ASGI app answering the same JSON."""
+"""The baseline for bench_mock_load: the smallest ASGI app answering the same JSON."""
 
 BODY = b'{"status": "processing"}'
 
