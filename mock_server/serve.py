@@ -11,7 +11,7 @@ import httpx
 import uvicorn
 
 from mock_server import create_app, create_service
-from navtalk_sweep.simulator import SimulatorConfig
+from navtalk_sweep.simulator import Cassette, SimulatorConfig
 
 
 def _loopback_getter(own_port: int) -> Callable[[str], bytes | None]:
@@ -36,13 +36,15 @@ def _not_a_deliberate_drop(record: logging.LogRecord) -> bool:
 
 
 def serve(*, host: str = "127.0.0.1", port: int = 8000, seed: int = 0, config: SimulatorConfig | None = None,
-          media_dir: str | Path | None = None, quiet: bool = False) -> None:
-    service = create_service(seed=seed, config=config, media_dir=media_dir, http_get=_loopback_getter(port))
+          media_dir: str | Path | None = None, quiet: bool = False, replay: Cassette | None = None) -> None:
+    service = create_service(seed=seed, config=config, media_dir=media_dir, http_get=_loopback_getter(port),
+                             replay=replay)
     if not quiet:
         service.log = lambda line: print(line, file=sys.stderr, flush=True)
     # uvicorn's access log prints query strings, licences included: ours redacts them instead
     logging.getLogger("uvicorn.error").addFilter(_not_a_deliberate_drop)
-    print(f"navtalk mock on http://{host}:{port} (seed {seed}); POST /generate, GET /query_status, "
+    replaying = f", replaying {len(replay.submits)} recorded request(s)" if replay is not None else ""
+    print(f"navtalk mock on http://{host}:{port} (seed {seed}{replaying}); POST /generate, GET /query_status, "
           f"/openapi.json, /__admin/", file=sys.stderr, flush=True)
     uvicorn.run(create_app(service), host=host, port=port, access_log=False, log_level="warning",
                 lifespan="off")

@@ -132,6 +132,8 @@ class MockService:
         return self._render(self.simulator.submit(body), base)
 
     def _render(self, reply: Reply, base: str) -> HttpReply:
+        if reply.raw is not None:
+            return HttpReply(reply.status_code, reply.raw, dict(reply.headers))
         kind = FAULT_KINDS.get(reply.fault or "")
         answer = kind.answer if kind is not None else None
         if answer is FaultAnswer.DROP:
@@ -155,6 +157,10 @@ class MockService:
 
     def _result(self, name: str) -> HttpReply:
         self.simulator.count_call("results")
+        replayer = self.simulator.replayer
+        recorded = replayer.video(name.removesuffix(".mp4")) if replayer is not None else None
+        if recorded is not None:
+            return HttpReply(200, recorded, {"content-type": "video/mp4"})
         task = self.simulator.task(name.removesuffix(".mp4"))
         if task is None or task.status_at(self.simulator.clock()) != "done":
             return _json(404, {"status": "error", "message": "no such result"})

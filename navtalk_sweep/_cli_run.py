@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from navtalk_sweep._progress import Progress
 from navtalk_sweep.errors import InvalidArgument, UsageError
@@ -87,7 +87,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress(0, plain=bool(os.environ.get("CI")) or not sys.stderr.isatty() or args.quiet)
     sweep = Sweep(plan, run_dir, target=target, options=options, resume=bool(args.resume), reuse=args.reuse,
                   baseline=args.baseline, download=args.download, request_timeout=args.request_timeout,
-                  on_event=progress)
+                  record=args.record, on_event=progress)
     if args.dry_run:
         print(f"dry run: {len(plan.cases)} case(s), {len(sweep.jobs)} task(s) to submit to {target.generate_url}")
         return EXIT_OK
@@ -110,7 +110,7 @@ def cmd_mock(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from mock_server.serve import serve
-    from navtalk_sweep.simulator import SimulatorConfig, Timing
+    from navtalk_sweep.simulator import Cassette, SimulatorConfig, Timing
 
     try:
         config = load_mock_config(args.config) if args.config else SimulatorConfig()
@@ -118,8 +118,18 @@ def cmd_mock(args: argparse.Namespace) -> int:
         raise UsageError(f"--config {exc}") from None
     if args.timing:
         config = replace(config, timing=Timing.parse(args.timing))
+    cassette = None
+    if args.replay:
+        # unrecorded requests: refused in CI (a drifted integration fails loudly), simulated elsewhere
+        unmatched: Literal["refuse", "simulate"] = args.unrecorded or (
+            "refuse" if os.environ.get("CI") else "simulate")
+        config = replace(config, replay_unmatched=unmatched)
+        try:
+            cassette = Cassette.load(args.replay)
+        except (OSError, ValueError, TypeError) as exc:
+            raise UsageError(f"--replay: {exc}") from None
     serve(host=args.host, port=args.port, seed=args.seed, config=config, media_dir=args.media_dir,
-          quiet=args.quiet)
+          quiet=args.quiet, replay=cassette)
     return EXIT_OK
 
 
@@ -162,6 +172,8 @@ def register(sub: Any) -> None:
                    f"(default {MAX_CASES}; 0: no limit)")
     p.add_argument("--yes", action="store_true", help="do not ask before sending many paid tasks")
     p.add_argument("--confirm-over", type=int, default=20, help="ask before sending more paid tasks than this")
+    p.add_argument("--record", action="store_true", help="keep every exchange in RUN_DIR/cassette.jsonl (licence "
+                   "and URL signatures redacted) for navtalk-sweep mock --replay")
     p.add_argument("--no-download", dest="download", action="store_false", help="do not download result videos")
     p.add_argument("--seed", type=int, default=0, help="seed for the mock and for jitter")
     p.add_argument("--mock-config", metavar="FILE", help="simulator settings for the bundled mock (YAML/JSON)")
@@ -178,6 +190,10 @@ def register(sub: Any) -> None:
     p.add_argument("--timing", help="fixed:SECONDS, uniform:LOW-HIGH or speech (default)")
     p.add_argument("--media-dir", help="folder served under /media/ (media the mock reads for real)")
     p.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    p.add_argument("--replay", nargs="+", metavar="RUN_DIR", help="answer requests recorded with run --record as "
+                   "they were answered, on the same timeline")
+    p.add_argument("--unrecorded", choices=["refuse", "simulate"], help="with --replay, what a request never "
+                   "recorded gets (default: refuse when CI is set, else simulate)")
     p.set_defaults(func=cmd_mock)
 
     from navtalk_sweep import _cli_report

@@ -33,7 +33,7 @@ from navtalk_sweep.errors import (
     TransportError,
 )
 
-__all__ = ["AsyncNavTalkClient", "Endpoint", "NavTalkClient", "Submitted", "TaskStatus"]
+__all__ = ["AsyncNavTalkClient", "Endpoint", "NavTalkClient", "RecordingTransport", "Submitted", "TaskStatus"]
 
 #: httpx errors raised before a single byte of the request left
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.PoolTimeout)
@@ -267,3 +267,66 @@ class NavTalkClient(_Base):
             if status.status in ("done", "failed") or clock() >= deadline:
                 return status
             sleep(interval)
+
+
+class RecordingTransport(httpx.AsyncBaseTransport):
+    """Wraps a transport and hands every NavTalk exchange to ``record`` (see :mod:`navtalk_sweep.cassette`).
+
+    ``now`` is the run's clock. Only ``/generate`` and ``/query_status`` are recorded;
+    downloads are kept as the run's videos.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, record: Any, now: Any, license: str) -> None:
+        from navtalk_sweep.cassette import Exchange
+
+        self._inner, self._record, self._now, self._license = inner, record, now, license
+        self._exchange = Exchange
+        self._first_submit: dict[str, float] = {}  # request id -> time of its first submit
+        self._submitted: dict[str, float] = {}  # task id -> time of the submit that created it
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        endpoint = request.url.path.rsplit("/", 1)[-1]
+        if endpoint not in ("generate", "query_status"):
+            return await self._inner.handle_async_request(request)
+        from navtalk_sweep.contract import request_id
+
+        sent_at = self._now()
+        rid = task = None
+        asked: dict[str, Any] | None = None
+        if endpoint == "generate":
+            try:
+                body = json.loads(await request.aread())
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                body = None
+            if isinstance(body, dict):
+                asked = {k: v for k, v in body.items() if k != "license"}
+                rid = request_id(asked)
+                self._first_submit.setdefault(rid, sent_at)
+        else:
+            task = request.url.params.get("task_id")
+        origin = self._first_submit.get(rid, sent_at) if rid else self._submitted.get(task or "", sent_at)
+        try:
+            response = await self._inner.handle_async_request(request)
+            content = await response.aread()
+        except httpx.HTTPError:
+            self._record(self._exchange(endpoint, round(sent_at - origin, 3), rid, task, request=asked))
+            raise
+        # decoded as a client would read it (a gzip answer is kept as its text)
+        decoded = httpx.Response(response.status_code, headers=response.headers, content=content).read()
+        text = decoded.decode("utf-8", errors="replace")
+        if endpoint == "generate" and response.status_code == 200:
+            try:
+                task = json.loads(text).get("task_id")
+            except (json.JSONDecodeError, AttributeError):
+                task = None
+            if isinstance(task, str):
+                self._submitted[task] = sent_at
+        headers = {k: response.headers[k] for k in ("content-type", "retry-after") if k in response.headers}
+        took = round(self._now() - sent_at, 3)
+        self._record(self._exchange(endpoint, round(sent_at - origin, 3), rid, task if isinstance(task, str) else None,
+                                    response.status_code, headers, text, asked, took or None))
+        return httpx.Response(response.status_code, headers=response.headers, content=content,
+                              request=request, extensions=response.extensions)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -10,6 +10,7 @@ The pytest fixture ``navtalk_mock`` hands out one of these.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any, Self
@@ -21,7 +22,7 @@ import respx
 from mock_server import MockTransport, create_service
 from navtalk_sweep.clock import ManualClock
 from navtalk_sweep.contract import DEFAULT_GENERATE_URL, DEFAULT_STATUS_URL
-from navtalk_sweep.simulator import Fault, SimulatorConfig, Task
+from navtalk_sweep.simulator import Cassette, Fault, SimulatorConfig, Task
 
 __all__ = ["NavTalkMock"]
 
@@ -35,9 +36,13 @@ class NavTalkMock:
     """A simulator behind respx: intercepts the configured NavTalk hosts, no sockets."""
 
     def __init__(self, *, seed: int = 0, config: SimulatorConfig | None = None,
-                 base_urls: Iterable[str] = (DEFAULT_GENERATE_URL, DEFAULT_STATUS_URL)) -> None:
+                 base_urls: Iterable[str] = (DEFAULT_GENERATE_URL, DEFAULT_STATUS_URL),
+                 replay: str | os.PathLike[str] | Iterable[str | os.PathLike[str]] | None = None) -> None:
+        """``replay``: run directories recorded with ``run --record``, answered as recorded (see cassette)."""
         self.clock = ManualClock()
-        self.service = create_service(seed=seed, config=config, clock=self.clock)
+        paths = [replay] if isinstance(replay, str | os.PathLike) else list(replay or ())
+        cassette = Cassette.load(paths) if paths else None
+        self.service = create_service(seed=seed, config=config, clock=self.clock, replay=cassette)
         self.simulator = self.service.simulator
         self.transport = MockTransport(self.service)
         self.router = respx.MockRouter(assert_all_called=False, assert_all_mocked=False)

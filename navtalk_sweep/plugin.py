@@ -55,8 +55,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        "navtalk_mock(seed=0, **settings): configure the navtalk_mock fixture (settings as in SimulatorConfig, "
-        "e.g. timing='fixed:5', licenses=['sk-test'], faults=[{'kind': 'http_503'}])",
+        "navtalk_mock(seed=0, replay=None, **settings): configure the navtalk_mock fixture (settings as in "
+        "SimulatorConfig, e.g. timing='fixed:5', licenses=['sk-test'], faults=[{'kind': 'http_503'}]; replay: "
+        "run directories recorded with run --record, relative to the rootdir)",
     )
     if config.getini("navtalk_scenarios") or any(_is_scenario_arg(a) for a in config.args):
         from navtalk_sweep import _pytest_items
@@ -148,7 +149,11 @@ def navtalk_mock(request: pytest.FixtureRequest) -> Iterator[NavTalkMock]:
     marker = request.node.get_closest_marker("navtalk_mock")
     settings: dict[str, Any] = dict(marker.kwargs) if marker else {}
     seed = int(settings.pop("seed", 0))
+    replay = settings.pop("replay", None)
+    if replay is not None:
+        root = request.config.rootpath
+        replay = [root / p for p in ([replay] if isinstance(replay, str) else replay)]
     config = SimulatorConfig.from_dict(settings) if settings else None
     urls = (request.config.getini("navtalk_generate_url"), request.config.getini("navtalk_status_url"))
-    with NavTalkMock(seed=seed, config=config, base_urls=urls) as mock:
+    with NavTalkMock(seed=seed, config=config, base_urls=urls, replay=replay) as mock:
         yield mock

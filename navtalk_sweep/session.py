@@ -30,7 +30,8 @@ from typing import Any
 
 import httpx
 
-from navtalk_sweep.client import AsyncNavTalkClient, Endpoint
+from navtalk_sweep.cassette import CassetteWriter
+from navtalk_sweep.client import AsyncNavTalkClient, Endpoint, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
 from navtalk_sweep.contract import DEFAULT_GENERATE_URL, DEFAULT_STATUS_URL, redact_license
 from navtalk_sweep.errors import ClientError, InvalidArgument, RunError, ScenarioError, one_line
@@ -284,7 +285,7 @@ class Sweep:
     def __init__(self, cases: SweepPlan | Iterable[Case], run_dir: str | os.PathLike[str], *,
                  target: Target | None = None, options: RunOptions | None = None, resume: bool = False,
                  reuse: str | os.PathLike[str] | None = None, baseline: str | os.PathLike[str] | None = None,
-                 download: bool = True, report: bool = True, request_timeout: float = 30.0,
+                 download: bool = True, report: bool = True, request_timeout: float = 30.0, record: bool = False,
                  on_event: Callable[[Event], None] | None = None) -> None:
         plan = cases if isinstance(cases, SweepPlan) else SweepPlan(tuple(cases))
         if not all(isinstance(c, Case) for c in plan.cases):
@@ -299,6 +300,7 @@ class Sweep:
             raise InvalidArgument("no licence for a NavTalk URL target: set NAVTALK_LICENSE or pass license=")
         self.reuse, self.baseline = reuse, baseline
         self.download, self.report, self.request_timeout = download, report, request_timeout
+        self.record = record
         self.on_event = on_event
         self.jobs: list[Job] = plan_jobs(plan.cases, self.options.repeat)
         self._runner: Runner | None = None
@@ -374,7 +376,8 @@ class Sweep:
                 "scenarios": list(self.plan.scenarios) or saved.get("scenarios", []),
                 "shard": list(self.plan.shard), "target": self.target.describe(),
                 "started_at": saved.get("started_at") or _now_text(), "status": RunStatus.RUNNING.value,
-                "options": asdict(self.options), "resumed": saved.get("resumed", 0) + (1 if self.resume else 0)}
+                "options": asdict(self.options), "recorded": self.record or saved.get("recorded", False),
+                "resumed": saved.get("resumed", 0) + (1 if self.resume else 0)}
 
     async def _execute(self, emit: Callable[[Event], None], reuse: Mapping[str, CaseRecord],
                        clock: ManualClock | None) -> Runner:
@@ -385,12 +388,26 @@ class Sweep:
             self.service = create_service(seed=self.target.seed, config=self.target.mock_config, clock=clock)
             transport = MockTransport(self.service)
         limits = httpx.Limits(max_connections=max(10, self.options.concurrency * 2))
+        now = asyncio.get_running_loop().time if clock is not None else time.time
+        writer: CassetteWriter | None = None
+        if self.record:  # every exchange into cassette.jsonl, redacted as it is written
+            writer = CassetteWriter(self.run_dir, [self.target.license])
+            transport = RecordingTransport(transport or httpx.AsyncHTTPTransport(limits=limits), writer, now,
+                                           self.target.license)
+        try:
+            return await self._with_client(transport, limits, emit, reuse, now)
+        finally:
+            if writer is not None:
+                writer.close()
+
+    async def _with_client(self, transport: httpx.AsyncBaseTransport | None, limits: httpx.Limits,
+                           emit: Callable[[Event], None], reuse: Mapping[str, CaseRecord],
+                           now: Callable[[], float]) -> Runner:
         async with httpx.AsyncClient(transport=transport, limits=limits,
                                      timeout=httpx.Timeout(self.request_timeout)) as http:
             client = AsyncNavTalkClient(self.target.endpoint, http)
             media_url = await self._prepare_media(client)
             fetch = self._fetcher(client) if self.download else None
-            now = asyncio.get_running_loop().time if clock is not None else time.time
             runner = Runner(client, self.options, emit, now=now, media_url=media_url, fetch=fetch, reuse=reuse)
             with self._lock:
                 self._runner, self._loop = runner, asyncio.get_running_loop()

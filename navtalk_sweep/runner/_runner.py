@@ -323,7 +323,8 @@ class Runner:
         errors = 0
         while True:
             elapsed = self.now() - st.submitted_at
-            deadline, why = self._deadline(speech)
+            # the learned deadline judges a task seen unfinished; while polls fail, only case_timeout does
+            deadline, why = self._deadline(speech) if errors == 0 else self._deadline(None)
             remaining = deadline - elapsed
             if remaining <= 0:
                 self._finish(job, outcome=Outcome.TIMEOUT, error=f"timed out after {why} (last status "
@@ -360,18 +361,18 @@ class Runner:
             last_unfinished = at
             delay = self.schedule.next_delay(speech, at)
 
-    def _deadline(self, speech: float) -> tuple[float, str]:
-        """When a case of this speech length gives up, and how to say why."""
+    def _deadline(self, speech: float | None) -> tuple[float, str]:
+        """When a case of this speech length gives up (None: only case_timeout), and how to say why."""
         cap = self.options.case_timeout
         factor = self.options.deadline_factor
-        window = self.schedule.expected(speech) if factor else None
+        window = self.schedule.expected(speech) if factor and speech is not None else None
         if window is None or factor is None:
             return cap, f"{cap:g} s"
         p95 = window.latest
         learned = max(factor * p95, p95 + self.options.deadline_margin)
         if learned >= cap:
             return cap, f"{cap:g} s"
-        return learned, f"{learned:.1f} s ({factor:g}x the 95th percentile of similar tasks, {p95:.1f} s)"
+        return learned, f"{learned:.1f} s (similar tasks took {p95:.1f} s at their 95th percentile)"
 
     async def _complete(self, job: Job, status: TaskStatus, at: float) -> None:
         fetched: Mapping[str, Any] = {}

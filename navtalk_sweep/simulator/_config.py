@@ -222,6 +222,8 @@ class SimulatorConfig:
     #: the most tasks kept; past it the oldest are forgotten (a later query: task not found), as a real
     #: service expires old results, so a long-running mock's memory stays flat
     max_tasks_kept: int = 50_000
+    #: replaying a cassette: a request it never recorded is refused (404) or simulated
+    replay_unmatched: Literal["refuse", "simulate"] = "refuse"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SimulatorConfig:
@@ -264,5 +266,6 @@ class SimulatorConfig:
             "license_status": self.license_status,
             "not_found_status": self.not_found_status,
             **{k: getattr(self, k) for k in ("error_field", "unknown_task", "missing_voice", "unknown_names",
-                                             "double_source", "data_uri", "extra_fields", "max_tasks_kept")},
+                                             "double_source", "data_uri", "extra_fields", "max_tasks_kept",
+                                             "replay_unmatched")},
         }

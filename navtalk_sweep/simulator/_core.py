@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from navtalk_sweep.cassette import Cassette
 from navtalk_sweep.contract import (
     FACE_CONTROLS,
     FACE_FIELDS,
@@ -33,6 +34,7 @@ from navtalk_sweep.errors import ContractViolation
 from navtalk_sweep.media import audio_seconds
 from navtalk_sweep.simulator._config import Fault, SimulatorConfig
 from navtalk_sweep.simulator._faults import FAULT_KINDS, FaultAnswer, FaultStage, RetryAfter, kinds_at
+from navtalk_sweep.simulator._replay import Replayer
 
 _HTTP, _TASK, _REJECT = kinds_at(FaultStage.HTTP), kinds_at(FaultStage.TASK), kinds_at(FaultStage.REJECT)
 
@@ -51,6 +53,7 @@ class Reply:
     fault: str | None = None
     delay: float = 0.0
     retry_after: float | None = None
+    raw: bytes | None = None  # a recorded answer that was not JSON, sent as it was
 
 
 def _audio_bytes(raw: str) -> bytes:
@@ -96,9 +99,10 @@ class Simulator:
     """One NavTalk service: tasks, timing, faults and call counters, reproducible by seed."""
 
     def __init__(self, config: SimulatorConfig | None = None, *, clock: Callable[[], float], seed: int = 0,
-                 fetch_media: MediaFetcher | None = None) -> None:
+                 fetch_media: MediaFetcher | None = None, replay: Cassette | None = None) -> None:
         self.clock = clock
         self.fetch_media = fetch_media
+        self.replayer = Replayer(replay, clock) if replay is not None else None
         self._lock = threading.Lock()
         self.reset(config or SimulatorConfig(), seed=seed)
 
@@ -232,11 +236,29 @@ class Simulator:
                     return self._error(cfg.reject_status, why), {}, None
         return None, fields, later
 
+    def _replayed(self, answer: tuple[int, Any, Mapping[str, str], str | None, float]) -> Reply:
+        status, body, headers, raw, late = answer
+        if status == 0:
+            return Reply(200, None, fault="drop")
+        if raw is not None:
+            return Reply(status, None, headers, raw=raw.encode(), delay=late)
+        return Reply(status, body, headers, delay=late)
+
     def submit(self, body: Any) -> Reply:
         """``POST /generate``: validate, maybe misbehave, create a task."""
         with self._lock:
             self.calls["generate"] += 1
             fields = body if isinstance(body, Mapping) else {}
+            if self.replayer is not None and fields:
+                recorded = self.replayer.submit(fields)
+                if recorded is not None:
+                    self.submits[request_id({k: v for k, v in fields.items() if k != "license"})] += 1
+                    return self._replayed(recorded)
+                if self.config.replay_unmatched == "refuse":
+                    rid = request_id({k: v for k, v in fields.items() if k != "license"})
+                    self.calls["unrecorded"] += 1
+                    return self._error(404, f"no recording of this request (request id {rid}): record it again, "
+                                            "or replay with unrecorded requests simulated")
             limited = self._over_rate_limit()
             if limited is not None:
                 return limited
@@ -305,6 +327,10 @@ class Simulator:
         """``GET /query_status``: where the task is now."""
         with self._lock:
             self.calls["query_status"] += 1
+            if self.replayer is not None and task_id:
+                recorded = self.replayer.query(task_id)
+                if recorded is not None:
+                    return self._replayed(recorded)
             task = self.tasks.get(task_id or "")
             fields = dict(task.request) if task else {}
             fault = self._pick_fault("query", fields, _HTTP)

@@ -225,7 +225,7 @@ def test_a_stuck_task_gives_up_at_the_learned_deadline_not_the_case_timeout():
     records, _, _, events = run(cases(30), {"timing": "fixed:8", "faults": [{"kind": "never_finish", "times": 1}]},
                                 concurrency=4, case_timeout=600)
     stuck = [r for r in records if r.outcome == "timeout"]
-    assert len(stuck) == 1 and "95th percentile of similar tasks" in stuck[0].error
+    assert len(stuck) == 1 and "similar tasks took" in stuck[0].error and "95th percentile" in stuck[0].error
     ended = next(e.t for e in events if type(e).__name__ == "CaseFinished" and e.records[0].outcome == "timeout")
     submitted = next(e.t for e in events if type(e).__name__ == "CaseSubmitted" and e.key == stuck[0].key)
     assert ended - submitted <= 3 * 8 + 10 + 2  # max(3 x p95, p95 + 10 s), not 600 s
