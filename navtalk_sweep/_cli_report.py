@@ -71,6 +71,31 @@ def cmd_marks(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from navtalk_sweep.calibrate import calibrate
+
+    try:
+        fit = calibrate(args.runs, seed=args.seed)
+    except ValueError as exc:
+        raise RunError(str(exc)) from None
+    text = fit.profile_yaml()
+    Path(args.output).write_text(text, encoding="utf-8")
+    print("\n".join(line.removeprefix("# ") for line in text.splitlines() if line.startswith("#")))
+    print(f"profile: {args.output} (navtalk-sweep mock --config {args.output})")
+    return EXIT_OK
+
+
+def cmd_drift(args: argparse.Namespace) -> int:
+    from navtalk_sweep.calibrate import drift
+
+    found = drift(args.recorded, args.new, slack=args.slack)
+    for item in found.items:
+        print(f"drift: {item}")
+    if not found.drifted:
+        print(f"no drift: {args.new} stays within what {len(args.recorded)} recorded run(s) showed")
+    return EXIT_FAILED if found.drifted else EXIT_OK
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser("report", help="render report.html and junit.xml from a run (no network)")
     p.add_argument("run", metavar="DIR")
@@ -88,6 +113,19 @@ def register(sub: Any) -> None:
     p.add_argument("runs", nargs="+", metavar="DIR")
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=cmd_merge)
+
+    p = sub.add_parser("calibrate", help="fit simulator settings (timing, failures, HTTP faults) to finished runs")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("-o", "--output", default="profile.yaml", help="the profile to write (default profile.yaml)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the simulated side of the fit's table")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("drift", help="where a new run departs from recorded ones; exit 1 when it does")
+    p.add_argument("recorded", nargs="+", metavar="RECORDED_RUN")
+    p.add_argument("--new", required=True, metavar="RUN_DIR", help="the fresh run to judge")
+    p.add_argument("--slack", type=float, default=0.2, help="how far past the recorded 5th-95th percentiles a "
+                   "time to done may fall (default 0.2 = 20 %%)")
+    p.set_defaults(func=cmd_drift)
 
     p = sub.add_parser("marks", help="read marks exported from a report into the run's results")
     p.add_argument("run", metavar="DIR")

@@ -100,17 +100,20 @@ class Target:
     mock_config: SimulatorConfig | None = None
     seed: int = 0
     clock: MockClock = MockClock.VIRTUAL
+    #: run directories recorded with ``record=True`` that the mock answers from (see cassette)
+    replay: tuple[str, ...] = ()
 
     @classmethod
     def mock(cls, *, config: SimulatorConfig | None = None, clock: MockClock | str = MockClock.VIRTUAL,
-             seed: int = 0, license: str | None = None) -> Target:
-        """The bundled simulator in this process (no licence, no network)."""
+             seed: int = 0, license: str | None = None,
+             replay: Sequence[str | os.PathLike[str]] = ()) -> Target:
+        """The bundled simulator in this process (no licence, no network); ``replay`` answers from recordings."""
         try:
             clock = MockClock(clock)
         except ValueError:
             raise InvalidArgument(f"clock must be 'virtual' or 'real', got {clock!r}") from None
         return cls(TargetKind.MOCK, f"{_MOCK_BASE}/generate", f"{_MOCK_BASE}/query_status",
-                   license or MOCK_LICENSE, config, seed, clock)
+                   license or MOCK_LICENSE, config, seed, clock, tuple(map(str, replay)))
 
     @classmethod
     def navtalk(cls, *, license: str | None = None, env: Mapping[str, str] | None = None) -> Target:
@@ -384,8 +387,11 @@ class Sweep:
         transport: httpx.AsyncBaseTransport | None = None
         if self.target.kind is TargetKind.MOCK:
             from mock_server import MockTransport, create_service
+            from navtalk_sweep.simulator import Cassette
 
-            self.service = create_service(seed=self.target.seed, config=self.target.mock_config, clock=clock)
+            cassette = Cassette.load(self.target.replay) if self.target.replay else None
+            self.service = create_service(seed=self.target.seed, config=self.target.mock_config, clock=clock,
+                                          replay=cassette)
             transport = MockTransport(self.service)
         limits = httpx.Limits(max_connections=max(10, self.options.concurrency * 2))
         now = asyncio.get_running_loop().time if clock is not None else time.time

@@ -11,7 +11,7 @@ import yaml
 
 from navtalk_sweep.mock import NavTalkMock
 from navtalk_sweep.runner import RunOptions
-from navtalk_sweep.session import Target, load_plan, run_sweep
+from navtalk_sweep.session import Sweep, Target, load_plan, run_sweep
 from tests.conftest import FAKE_LICENSE, SCENARIOS, read_results
 from tests.integration.test_cli_run import FAST, cli
 from tests.servers import mock_process
@@ -96,3 +96,18 @@ def test_unrecorded_requests_are_refused_and_a_replay_runs_on_the_virtual_clock(
         assert seen.index("done") == pytest.approx(done_at, abs=1.01)
         refused = http.post("https://app.navtalk.ai/generate", json={**body, "bbox_shift": 42})
         assert refused.status_code == 404 and "no recording of this request" in refused.json()["message"]
+
+
+def test_a_cassette_recorded_by_an_earlier_version_still_replays(tmp_path):
+    from tests.conftest import DATA
+
+    stored = DATA / "cassettes" / "every_voice-0.1"  # recorded on 2026-11-24; keep it, never regenerate it
+    recorded = by_case(stored)
+    # on the virtual clock: tasks of 5-20 s replay in no real time
+    sweep = Sweep(load_plan([SCENARIOS / "every_voice.yaml"]), tmp_path / "again", report=False, download=False,
+                  target=Target.mock(replay=[stored]), options=RunOptions(concurrency=12))
+    result = sweep.run()
+    assert sweep.service.simulator.calls.get("unrecorded", 0) == 0
+    for rec in result.records:
+        assert rec.outcome == recorded[rec.case_id]["outcome"]
+        assert rec.task_id == recorded[rec.case_id]["task_id"]
