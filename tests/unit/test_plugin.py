@@ -75,3 +75,27 @@ def test_plugin_module_imports_only_pytest_at_start_up():
     top = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
     names = {(n.module if isinstance(n, ast.ImportFrom) else n.names[0].name) for n in top}
     assert names <= {"__future__", "collections.abc", "typing", "pytest"}
+
+
+def test_the_marker_replays_a_recording(pytester):
+    import shutil
+
+    from tests.conftest import DATA
+
+    shutil.copytree(DATA / "cassettes" / "every_voice-0.1", pytester.path / "rec")
+    pytester.makepyfile("""
+        import json, pathlib, httpx, pytest
+
+        @pytest.mark.navtalk_mock(replay="rec")
+        def test_replayed(navtalk_mock):
+            rec = json.loads(pathlib.Path("rec/results.jsonl").read_text().splitlines()[0])
+            body = {"license": "sk-test-anything", **rec["request"]}
+            task = httpx.post("https://app.navtalk.ai/generate", json=body).json()["task_id"]
+            assert task == rec["task_id"]
+            navtalk_mock.advance(rec["time_to_done"])
+            status = httpx.get("https://api.navtalk.ai/query_status", params={"license": "k", "task_id": task}).json()
+            assert status["status"] == rec["final_status"] == "done"
+            other = httpx.post("https://app.navtalk.ai/generate", json={**body, "bbox_shift": 99})
+            assert other.status_code == 404  # never recorded: refused
+    """)
+    pytester.runpytest().assert_outcomes(passed=1)
