@@ -1,10 +1,10 @@
 """Replay: answer recorded requests as the service answered them, on the same relative timeline.
 
 A submit whose body (without the licence) was recorded gets the recorded answers in their
-order (a 429 then an accepted task, say); the task it creates answers each poll with what
-the service said at that moment of the task's life: before the first recorded poll the
-contract's first status, ``started``; later, the last answer recorded at or before that
-age, errors and unknown statuses included. A request never recorded is refused (a drifted
+order (a 429 then an accepted task, say). Its task's polls get the recorded poll answers in
+order, errors and unknown statuses included, except that a progress answer already
+superseded at the poll's age is skipped, and a final answer (done, failed) is never given
+before the age it was recorded at (until then the last progress answer, or ``started``). A request never recorded is refused (a drifted
 integration fails loudly) or simulated, as the config says.
 """
 
@@ -30,6 +30,7 @@ class Replayer:
         self.clock = clock
         self._next: dict[str, int] = {}  # request id -> index of its next recorded submit answer
         self.created: dict[str, float] = {}  # task id -> when its replayed submit came
+        self._cursor: dict[str, int] = {}  # task id -> its next recorded poll answer
 
     def submit(self, body: Mapping[str, Any]) -> tuple[int, Any, Mapping[str, str], str | None, float] | None:
         rid = request_id({k: v for k, v in body.items() if k != "license"})
@@ -48,17 +49,44 @@ class Replayer:
             return None
         age = self.clock() - self.created[task_id]
         polls = self.cassette.polls.get(task_id, [])
-        # a poll a little earlier than the recorded one (clocks differ by a few ms) gets its answer
-        said = [ex for ex in polls if ex.t <= age + _EARLY]
-        if said:
-            return (*_answer(said[-1], task_id), slowness(said[-1]))
-        first = _answer(polls[0], task_id) if polls else None
-        if first is not None and isinstance(first[1], dict) and first[1].get("status") in ("started", "processing"):
-            return (*first, 0.0)
-        return 200, {"status": "started"}, {}, None, 0.0  # what the contract says of a task nobody has seen yet
+        if not polls:
+            return 200, {"status": "started"}, {}, None, 0.0
+        i = self._cursor.get(task_id, 0)
+        # a progress answer a later recorded answer already supersedes is skipped; errors never are,
+        # so a replay meets as many errors, and backs off as often, as the recorded run did
+        while i < len(polls) - 1 and _progress(polls[i]) and polls[i + 1].t <= age + _EARLY:
+            i += 1
+        ex = polls[i]
+        if _final(ex) and ex.t > age + _EARLY:  # not done yet at this age: what it was before
+            earlier = [e for e in polls[:i] if _progress(e)]
+            if earlier:
+                return (*_answer(earlier[-1], task_id), 0.0)
+            return 200, {"status": "started"}, {}, None, 0.0
+        self._cursor[task_id] = i if _final(ex) else min(i + 1, len(polls) - 1)
+        return (*_answer(ex, task_id), slowness(ex))
 
     def video(self, task_id: str) -> bytes | None:
         return self.cassette.videos.get(task_id)
+
+
+def _status(ex: Exchange) -> str | None:
+    if ex.status != 200:
+        return None
+    try:
+        body = json.loads(ex.body)
+    except json.JSONDecodeError:
+        return None
+    return body.get("status") if isinstance(body, dict) and isinstance(body.get("status"), str) else None
+
+
+def _final(ex: Exchange) -> bool:
+    return _status(ex) in ("done", "failed")
+
+
+def _progress(ex: Exchange) -> bool:
+    """A plain answer that the task is still on its way (started, processing, or a status nobody named)."""
+    status = _status(ex)
+    return status is not None and status not in ("done", "failed")
 
 
 def slowness(ex: Exchange) -> float:
