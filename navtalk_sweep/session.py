@@ -335,6 +335,7 @@ class Sweep:
             return self._run_locked()
 
     def _run_locked(self) -> SweepResult:
+        reuse = self._reuse_map()  # a bad --reuse directory stops here, before the run directory is touched
         if self.resume:
             replayed = replay(read_journal(self.run_dir / "journal.jsonl"))
             for job in self.jobs:
@@ -349,7 +350,6 @@ class Sweep:
             if self.on_event is not None:
                 self.on_event(event)
 
-        reuse = self._reuse_map()
         runner: Runner | None = None
         status = RunStatus.INTERRUPTED
         try:
