@@ -192,7 +192,9 @@ class SessionSweep:
         self.error: Exception | None = None
         self.result: SweepResult | None = None
         mock_config = config.getoption("navtalk_mock_config")
-        target = Target.parse(config.getoption("navtalk_target"), clock=config.getoption("navtalk_mock_clock"),
+        # the mock unless told otherwise: a test run never pays because NAVTALK_* happen to be set
+        target = Target.parse(config.getoption("navtalk_target") or "mock",
+                              clock=config.getoption("navtalk_mock_clock"),
                               mock_config=load_mock_config(mock_config) if mock_config else None)
         # a mock on the real clock is usually told to be quick: do not wait the vendor's 5 s first
         quick_mock = not target.paid and target.clock == "real"

@@ -190,3 +190,10 @@ def test_ctrl_c_leaves_a_resumable_run_directory(project):
     assert meta["status"] == "stopped" and [r for r in records if r["task_id"]]  # submitted ones are resumable
     with RunLock(run_dir):  # the lock went with the process
         pass
+
+
+def test_a_test_run_stays_on_the_mock_even_when_the_environment_names_the_service(project, monkeypatch):
+    monkeypatch.setenv("NAVTALK_GENERATE_URL", "http://127.0.0.1:9/generate")  # would refuse every connection
+    monkeypatch.setenv("NAVTALK_STATUS_URL", "http://127.0.0.1:9/query_status")
+    project.runpytest("scenarios/every_voice.yaml", "--navtalk-run-dir", "env").assert_outcomes(passed=12)
+    assert json.loads((project.path / "env" / "run.json").read_text())["target"]["kind"] == "mock"
