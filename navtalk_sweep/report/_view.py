@@ -149,11 +149,18 @@ def heatmaps(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return out
 
 
+#: numeric columns shown even when every case has the same value
+ALWAYS_SHOWN = ("time_to_done", "polls")
+
+
 def columns(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The table's columns: declared fields that hold a value in this run, the run's axes after ``voice``."""
+    """The table's columns: declared fields with a value in this run (numbers: that vary), the axes after ``voice``."""
     out = []
     for f in FIELDS.values():
-        if f.name in ("label", "outcome") or any(f.value(r) is not None for r in run.records):
+        values = {v for v in map(f.value, run.records) if v is not None}
+        # a number that is the same for every case says nothing per case: the summary has it
+        shown = len(values) > 1 if f.kind is Kind.NUMBER and f.name not in ALWAYS_SHOWN else bool(values)
+        if f.name in ("label", "outcome") or shown:
             out.append(f.as_dict())
         if f.name == "voice":
             out += [{"name": a, "label": a, "kind": Kind.CATEGORY.value, "order": None, "unit": "", "param": True}
