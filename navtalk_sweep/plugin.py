@@ -59,13 +59,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "SimulatorConfig, e.g. timing='fixed:5', licenses=['sk-test'], faults=[{'kind': 'http_503'}]; replay: "
         "run directories recorded with run --record, relative to the rootdir)",
     )
-    if config.getini("navtalk_scenarios") or any(_is_scenario_arg(a) for a in config.args):
+    if _scenarios_asked(config):
         from navtalk_sweep import _pytest_items
 
         _pytest_items.register_markers(config)
         keyword = config.option.keyword
         if keyword:
             config.option.keyword = _pytest_items.translate_keyword(keyword)
+
+
+def _scenarios_asked(config: pytest.Config) -> bool:
+    return bool(config.getini("navtalk_scenarios")) or any(_is_scenario_arg(a) for a in config.args)
 
 
 def _is_scenario_arg(arg: str) -> bool:
@@ -119,6 +123,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
     """xdist: every worker writes under the run directory the controller chose."""
+    if not _scenarios_asked(node.config):
+        return  # a suite without scenario files loads nothing of navtalk-sweep's engine
     from navtalk_sweep._pytest_items import run_dir_of
 
     node.workerinput["navtalk_run_dir"] = str(run_dir_of(node.config))
