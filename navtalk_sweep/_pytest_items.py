@@ -320,7 +320,9 @@ def finish(session: pytest.Session, exitstatus: int) -> None:
     sweeps = session.config.stash.get(SESSION_SWEEP, None)
     if sweeps is None:
         return
-    if exitstatus != 0 or session.shouldstop or session.shouldfail:
+    # -x, --maxfail, Ctrl-C or an internal error: stop submitting; failed tests alone are no reason to
+    interrupted = exitstatus not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED, pytest.ExitCode.NO_TESTS_COLLECTED)
+    if interrupted or session.shouldstop or session.shouldfail:
         sweeps.stop("the pytest session stopped")
     result = sweeps.finish()
     if result is not None and result.regressions and not sweeps.worker:

@@ -76,8 +76,10 @@ def test_markers_and_keywords_select_cases(project):
 
 def test_a_failed_case_says_what_was_sent_what_happened_and_which_check_failed(project):
     project.makefile(".yaml", slowish=FAILING)
-    result = project.runpytest("slowish.yaml", "-k", "bbox_shift=2")
+    result = project.runpytest("slowish.yaml", "-k", "bbox_shift=2", "--navtalk-run-dir", "f")
     result.assert_outcomes(failed=1)
+    # a failed test is no reason to stop the sweep: the run finished
+    assert json.loads((project.path / "f" / "run.json").read_text())["status"] == "finished"
     result.stdout.fnmatch_lines([
         "character+tts voice=nova bbox_shift=2: failed",
         '  request: {"character_name": "girl2", "content": "Hello there.", "voice": "nova", "bbox_shift": 2}',
