@@ -14,8 +14,9 @@ def test_a_fault_soak_classifies_every_case_pays_once_and_keeps_pace(tmp_path):
     assert calm.outcomes == {"passed": 40}
     assert faulty.cases == 40 and set(faulty.outcomes) <= CLASSIFIED  # nothing skipped, nothing lost
     assert max(faulty.submits.values()) == 1  # no request paid twice, whatever was lost on the way
-    # the long form's goal is 2x at 228 cases; 40 cases carry the stuck tasks' fixed cost in fewer cases
-    assert faulty.wall <= 2.5 * calm.wall, (faulty.wall, calm.wall)
+    # the long form's goal is 2x at 228 cases (measured 1.77x). In 40 cases the stuck tasks' one fixed cost
+    # weighs more: they give up at the learned deadline, p95 + 10 s after their submit, about 15 s here
+    assert faulty.wall <= 2 * calm.wall + 20, (faulty.wall, calm.wall)
 
 
 @pytest.mark.slow
