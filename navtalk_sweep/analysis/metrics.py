@@ -1,0 +1,220 @@
+"""Numbers computed from a returned video: is it whole, does it move, does the mouth follow the speech.
+
+``docs/metrics.md`` says what each number means, how it was validated and when it misleads.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+
+from navtalk_sweep.analysis._io import Frame, Source, iter_frames, read_speech
+from navtalk_sweep.analysis.face import Face, FaceTracker
+from navtalk_sweep.analysis.speech import envelope
+
+__all__ = ["LipSync", "VideoMetrics", "analyse_video", "lip_sync"]
+
+#: a frame is unchanged when fewer than this share of a 128x128 grey copy's pixels moved by more than
+#: ``STILL_LEVEL`` (0..255) since the frame before; compression noise stays under it, a talking mouth does not
+STILL_SHARE, STILL_LEVEL = 0.0005, 4.0
+#: a frame darker than this (mean luma 0..255) is black
+BLACK_LUMA: Final = 16.0
+#: lip-sync: correlation windows (s), their hop (s), and the largest audio-visual offset searched (s)
+SYNC_WINDOW, SYNC_HOP, MAX_OFFSET = 2.0, 0.5, 0.3
+#: frames a second the mouth and the speech are compared at (variable frame rates are resampled)
+GRID_FPS: Final = 25.0
+#: thumbnails in the mouth strip
+STRIP: Final = 8
+
+
+@dataclass(frozen=True)
+class LipSync:
+    score: float  # mean windowed correlation at the best offset, -1..1 (0 when nothing moves)
+    offset: float  # seconds the speech lags the mouth (+: sound late)
+
+
+def _mouth_row(face: Face, gray: np.ndarray) -> list[float]:
+    """Inner gap, outer height, jaw drop, and the dark share of the mouth box (teeth and tongue are not)."""
+    inner, outer, _width, jaw = face.mouth_features()
+    cx, cy = face.mouth_center
+    w = max(4.0, face.mouth_width)
+    h, wd = gray.shape
+    box = gray[max(0, int(cy - 0.3 * w)) : max(1, int(cy + 0.3 * w)), max(0, int(cx - 0.5 * w)) : max(1, int(cx + 0.5 * w))]
+    around = gray[max(0, int(cy - w)) : min(h, int(cy + w)), max(0, int(cx - w)) : min(wd, int(cx + w))]
+    dark = float((box < np.percentile(around, 15)).mean()) if box.size and around.size else 0.0
+    return [float(inner), float(outer), float(jaw), dark]
+
+
+def _zsum(features: np.ndarray) -> np.ndarray:
+    """Each mouth feature standardised, then summed: one 'how open' signal."""
+    spread = features.std(0)
+    used = spread > 1e-6
+    if not used.any():
+        return np.zeros(len(features))
+    z = (features[:, used] - features[:, used].mean(0)) / spread[used]
+    return np.asarray(z.sum(1))
+
+
+def _windowed_corr(x: np.ndarray, y: np.ndarray, window: int, hop: int) -> float:
+    scores = []
+    for start in range(0, max(1, len(x) - window + 1), hop):
+        a, b = x[start : start + window], y[start : start + window]
+        if len(a) < 3 or a.std() < 1e-9 or b.std() < 1e-9:
+            scores.append(0.0)  # a still mouth or a silent window follows nothing
+            continue
+        scores.append(float(np.corrcoef(a, b)[0, 1]))
+    return float(np.mean(scores)) if scores else 0.0
+
+
+def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSync:
+    """How well mouth opening (rows of features at ``times``) follows the speech envelope, and at what offset."""
+    if len(times) < 3 or not len(speech):
+        return LipSync(0.0, 0.0)
+    grid = np.arange(times[0], times[-1], 1 / GRID_FPS)
+    features = np.stack([np.interp(grid, times, mouth[:, i]) for i in range(mouth.shape[1])], 1)
+    opening = _zsum(features)
+    t, level = envelope(speech)
+    if not len(level) or opening.std() < 1e-9:
+        return LipSync(0.0, 0.0)
+    # the offset is where the whole-clip correlation peaks (steadier than the windowed mean, which
+    # a few loud windows can pull to the edge); the score is the windowed mean at that offset, so a
+    # slow head movement or a level change cannot stand in for the mouth following the syllables
+    steps = round(MAX_OFFSET * GRID_FPS)
+    best_corr, best_lag = -2.0, 0.0
+    for step in sorted(range(-steps, steps + 1), key=abs):
+        loud = np.interp(grid + step / GRID_FPS, t, level, left=np.nan, right=np.nan)
+        ok = ~np.isnan(loud)
+        if ok.sum() < 3 or loud[ok].std() < 1e-9:
+            continue
+        corr = float(np.corrcoef(loud[ok], opening[ok])[0, 1])
+        if corr > best_corr:
+            best_corr, best_lag = corr, step / GRID_FPS
+    loud = np.interp(grid + best_lag, t, level, left=np.nan, right=np.nan)
+    ok = ~np.isnan(loud)
+    window, hop = round(SYNC_WINDOW * GRID_FPS), round(SYNC_HOP * GRID_FPS)
+    best = LipSync(_windowed_corr(loud[ok], opening[ok], window, hop), best_lag)
+    return LipSync(round(best.score, 3), round(best.offset, 3))
+
+
+@dataclass
+class VideoMetrics:
+    """What :func:`analyse_video` found; ``values`` are the record's metrics."""
+
+    values: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    mouth_strip: np.ndarray | None = None  # RGB, a row of mouth thumbnails
+    #: frame times and mouth feature rows (for :func:`lip_sync` against other speech)
+    mouth: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _strip(crops: list[np.ndarray]) -> np.ndarray | None:
+    import cv2
+
+    if not crops:
+        return None
+    return np.concatenate([cv2.resize(c, (96, 64), interpolation=cv2.INTER_AREA) for c in crops], axis=1)
+
+
+def _ahead(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
+    """Decode in a thread while the face mesh works on the frame before (both release the GIL)."""
+    box: queue.Queue[Frame | BaseException | None] = queue.Queue(depth)
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                box.put(frame)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            box.put(exc)
+            return
+        box.put(None)
+
+    worker = threading.Thread(target=produce, daemon=True)
+    worker.start()
+    while (item := box.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    worker.join()
+
+
+def analyse_video(source: Source, *, speech: np.ndarray | None = None) -> VideoMetrics:
+    """Measure a video (path or bytes); ``speech`` (16 kHz mono) defaults to its own sound track."""
+    import cv2
+
+    out = VideoMetrics()
+    times: list[float] = []
+    rows: list[list[float]] = []
+    row_times: list[float] = []
+    opening: list[float] = []
+    thumbs: list[tuple[float, np.ndarray]] = []
+    black = missing = 0
+    still_run = longest_still = 0.0
+    previous: np.ndarray | None = None
+    with FaceTracker(video=True) as tracker:
+        for frame in _ahead(iter_frames(source)):
+            gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
+            small = cv2.resize(gray, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
+            if previous is not None and times:
+                step = frame.time - times[-1]
+                if float((np.abs(small - previous) > STILL_LEVEL).mean()) < STILL_SHARE:
+                    still_run += step
+                    longest_still = max(longest_still, still_run)
+                else:
+                    still_run = 0.0
+            previous = small
+            times.append(frame.time)
+            if small.mean() < BLACK_LUMA:
+                black += 1
+                missing += 1
+                continue
+            face = tracker.find(frame.rgb)
+            if face is None:
+                missing += 1
+                continue
+            row = _mouth_row(face, gray)
+            rows.append(row)
+            row_times.append(frame.time)
+            opening.append(row[0])
+            if len(thumbs) < 400:
+                cx, cy = face.mouth_center
+                w = face.mouth_width
+                crop = frame.rgb[max(0, int(cy - 0.55 * w)) : int(cy + 0.75 * w), max(0, int(cx - w)) : int(cx + w)]
+                if crop.size:
+                    thumbs.append((frame.time, crop))
+    if not times:
+        out.notes.append("no video frames")
+        return out
+    count = len(times)
+    step = float(np.median(np.diff(times))) if count > 1 else 0.0
+    out.values["frozen_seconds"] = round(longest_still + (step if longest_still else 0.0), 2)
+    out.values["black_frames"] = round(black / count, 3)
+    out.values["no_face_frames"] = round(missing / count, 3)
+    if not rows:
+        out.notes.append("no face found in any frame: mouth and lip-sync measures left out")
+        return out
+    if missing > count / 2:
+        out.notes.append(f"a face was found in only {count - missing} of {count} frames")
+    out.mouth = (np.array(row_times), np.array(rows))
+    out.values["mouth_open_median"] = round(float(np.median(opening)), 3)
+    out.values["mouth_open_p95"] = round(float(np.percentile(opening, 95)), 3)
+    if speech is None:
+        speech = read_speech(source)
+    if speech is None or not len(speech):
+        out.notes.append("no sound track: lip sync not measured")
+    else:
+        duration = times[-1] + step - times[0]
+        if longest_still >= 0.9 * duration:
+            sync = LipSync(0.0, 0.0)  # a frozen picture follows no speech, whatever the tracker's jitter
+            out.notes.append("the picture is frozen: the mouth cannot follow the speech")
+        else:
+            sync = lip_sync(*out.mouth, speech)
+        out.values["lip_sync"] = sync.score
+        out.values["av_offset"] = sync.offset
+    picks = np.linspace(0, len(thumbs) - 1, min(STRIP, len(thumbs))).round().astype(int) if thumbs else ()
+    out.mouth_strip = _strip([thumbs[int(i)][1] for i in picks])
+    return out

@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import DATA
+
+pytest.importorskip("mediapipe", reason="needs the face extra")
+
+MEDIA = DATA / "media"
+PHOTOS = ["hallo_6.jpg", "macron.png", "sadtalker_people_0.png"]
+#: the four real talking clips with their own speech
+CLIPS = ["retalking_1.mp4", "retalking_2.mp4", "may_5s.mp4", "pcavs_620900105.mp4"]

@@ -1,0 +1,71 @@
+"""Face geometry on real photos: what each control selects, by MuseTalk's formulas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from navtalk_sweep.analysis._io import read_image
+from navtalk_sweep.analysis.face import Controls, detect_face, regions
+from tests.analysis.conftest import MEDIA, PHOTOS
+
+
+@pytest.fixture(scope="module", params=PHOTOS)
+def face(request):
+    image = read_image(MEDIA / request.param)
+    found = detect_face(image)
+    assert found is not None, request.param
+    return found
+
+
+def test_a_positive_bbox_shift_moves_the_crop_and_the_mask_line_down(face):
+    up, down = regions(face, Controls(bbox_shift=-9)), regions(face, Controls(bbox_shift=9))
+    assert down.face_box[1] - up.face_box[1] == pytest.approx(36, abs=1)  # the top moves 2 px per unit
+    assert down.mask_line - up.mask_line == pytest.approx(18, abs=1)  # the mid-line 1 px per unit
+    assert down.face_box[3] == up.face_box[3]  # the chin does not move
+
+
+def test_extra_margin_reaches_further_below_the_chin(face):
+    none, wide = regions(face, Controls(extra_margin=0)), regions(face, Controls(extra_margin=50))
+    assert wide.face_box[3] - none.face_box[3] == min(50, face.image_size[1] - none.face_box[3])
+    assert none.face_box[3] >= face.chin_y - 1
+
+
+def test_cheek_bands_widen_with_their_width_and_jaw_blend_grows(face):
+    narrow = regions(face, Controls(left_cheek_width=50, right_cheek_width=50))
+    wide = regions(face, Controls(left_cheek_width=150, right_cheek_width=150))
+    left_only = regions(face, Controls(left_cheek_width=150, right_cheek_width=50))
+    assert wide.band[0] < narrow.band[0] and wide.band[1] > narrow.band[1]
+    assert left_only.band[0] == wide.band[0] and left_only.band[1] == narrow.band[1]
+    assert (wide.blend > 127).sum() > (narrow.blend > 127).sum()
+
+
+def test_the_blend_region_stays_on_the_face_below_the_mask_line(face):
+    for controls in (Controls(), Controls(parsing_mode="raw"), Controls(bbox_shift=9, extra_margin=50)):
+        area = regions(face, controls)
+        w, h = face.image_size
+        alpha = area.alpha(w, h)
+        ys, xs = np.nonzero(alpha > 0.5)
+        assert len(ys) > 0
+        assert ys.min() >= area.mask_line - 2  # nothing above the mask line is regenerated
+        x1, _, x2, y2 = area.face_box
+        assert x1 - 2 <= xs.min() and xs.max() <= x2 + 2 and ys.max() <= y2 + 2
+        mx, my = face.mouth_center
+        assert alpha[int(my), int(mx)] > 0.9  # the mouth is always in it
+
+
+def test_jaw_parsing_keeps_the_cheeks_outside_the_band_and_raw_keeps_them(face):
+    w, h = face.image_size
+    jaw, raw = regions(face, Controls(parsing_mode="jaw")), regions(face, Controls(parsing_mode="raw"))
+
+    def outside_band(area):
+        mask = area.alpha(w, h) > 0.5
+        return mask.sum() - mask[:, area.band[0] : area.band[1]].sum()
+
+    assert outside_band(jaw) * 3 < outside_band(raw)  # jaw erodes the cheeks outside its band
+    assert (jaw.alpha(w, h) > 0.5).nonzero()[0].max() >= (raw.alpha(w, h) > 0.5).nonzero()[0].max()
+
+
+def test_no_face_is_none_not_a_crash():
+    blank = np.full((256, 256, 3), 128, np.uint8)
+    assert detect_face(blank) is None
