@@ -36,7 +36,10 @@ def create_app(service: MockService) -> ASGIApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host") or "{}:{}".format(*(scope.get("server") or ("127.0.0.1", 80)))
         base = f"{scope.get('scheme', 'http')}://{host}"
-        reply = service.handle(scope["method"], scope["path"], scope.get("query_string", b"").decode(), body, base)
+        args = (scope["method"], scope["path"], scope.get("query_string", b"").decode(), body, base)
+        # a result video may be rendered (about a second): off the loop, so polls are answered meanwhile
+        reply = await asyncio.to_thread(service.handle, *args) if scope["path"].startswith("/results/") \
+            else service.handle(*args)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.drop:

@@ -12,6 +12,7 @@ import json
 import math
 import re
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import formatdate
@@ -20,13 +21,15 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from mock_server.openapi import openapi_document
-from mock_server.video import result_video
+from mock_server.video import result_video, simulated_video
 from navtalk_sweep.contract import redact
 from navtalk_sweep.errors import NavTalkSweepError
 from navtalk_sweep.simulator import FAULT_KINDS, FaultAnswer, Reply, RetryAfter, Simulator, SimulatorConfig
 
 JSON = "application/json"
 _SECRET_PARAMS = re.compile(r"((?:license|sig|signature|token|key)=)[^&]+", re.IGNORECASE)
+#: submitted base64 speech kept for rendering results (the newest tasks')
+KEEP_AUDIO = 256
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-]+/[A-Za-z0-9_.\-]+$")
 
 
@@ -67,6 +70,10 @@ class MockService:
         self.advance_clock = advance_clock
         simulator.fetch_media = self.fetch_media
         self.log: Callable[[str], None] | None = None
+        #: render results from the request's face when it can be seen (the face extra); else placeholders
+        self.render_faces = True
+        # the task's request keeps base64 audio shortened; the renderer needs it whole, for recent tasks
+        self._audio: OrderedDict[str, str] = OrderedDict()
 
     # -- media the mock can reach -------------------------------------------------------
 
@@ -129,7 +136,13 @@ class MockService:
             self.simulator.count_call("generate")
             return _json(self.simulator.config.reject_status,
                          {"status": "error", "message": "request body is not valid JSON"})
-        return self._render(self.simulator.submit(body), base)
+        reply = self.simulator.submit(body)
+        task_id = (reply.body or {}).get("task_id") if isinstance(reply.body, dict) else None
+        if self.render_faces and task_id and isinstance(body, dict) and isinstance(body.get("audio_base64"), str):
+            self._audio[str(task_id)] = body["audio_base64"]
+            while len(self._audio) > KEEP_AUDIO:
+                self._audio.popitem(last=False)
+        return self._render(reply, base)
 
     def _render(self, reply: Reply, base: str) -> HttpReply:
         if reply.raw is not None:
@@ -164,7 +177,9 @@ class MockService:
         task = self.simulator.task(name.removesuffix(".mp4"))
         if task is None or task.status_at(self.simulator.clock()) != "done":
             return _json(404, {"status": "error", "message": "no such result"})
-        return HttpReply(200, result_video(task.speech_seconds), {"content-type": "video/mp4"})
+        video = simulated_video(task.request, task.speech_seconds, self.fetch_media, self._audio.get(task.task_id)) \
+            if self.render_faces else None
+        return HttpReply(200, video or result_video(task.speech_seconds), {"content-type": "video/mp4"})
 
     def _admin(self, method: str, what: str, raw: bytes) -> HttpReply:
         sim = self.simulator

@@ -1,15 +1,26 @@
-"""Playable result videos: a real MP4 (H.264 + AAC) as long as the speech.
+"""Playable result videos: the face the request gave, animated by its speech, or a placeholder.
 
-Encoded with PyAV when the ``media`` extra is installed (about 0.1 s for ten seconds
-of 512x512 at 12 fps); otherwise a small bundled MP4 of one second stands in.
+When the face is readable (a file the mock serves, an upload, a loopback URL) and the ``face``
+extra is installed, the result is that face with the region its controls select moving with the
+speech (``navtalk_sweep.analysis.render``; about a second for five seconds of video). Otherwise a
+placeholder as long as the speech: encoded with PyAV when the ``media`` extra is installed (about
+0.1 s for ten seconds of 512x512 at 12 fps), else a small bundled MP4 of one second.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
+
+from navtalk_sweep.media import PLACEHOLDER
 
 FALLBACK = Path(__file__).with_name("fallback.mp4")
 SIZE, FPS, RATE = 512, 12, 16000
@@ -21,6 +32,7 @@ def _encode(seconds: float) -> bytes:
 
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as out:
+        out.metadata["comment"] = PLACEHOLDER  # measuring it would only find that it has no face
         video = out.add_stream("libx264", rate=FPS, options={"preset": "ultrafast", "crf": "32"})
         video.width = video.height = SIZE
         video.pix_fmt = "yuv420p"
@@ -64,3 +76,59 @@ def _cached(tenths: int) -> bytes:
 def result_video(seconds: float) -> bytes:
     """An MP4 about ``seconds`` long (to 0.1 s; at least 0.5 s)."""
     return _cached(max(5, round(seconds * 10)))
+
+
+_rendered: OrderedDict[str, bytes] = OrderedDict()
+_rendered_lock = threading.Lock()
+#: rendered videos kept (a report's grid asks for each one more than once)
+KEEP_RENDERED = 32
+
+
+def _speech(request: Mapping[str, Any], seconds: float, fetch: Callable[[str], bytes | None],
+            audio_base64: str | None) -> Any:
+    from navtalk_sweep.analysis._io import RATE, read_speech
+    from navtalk_sweep.analysis.render import speech_for_text
+
+    raw: bytes | None = None
+    if audio_base64:
+        try:
+            raw = base64.b64decode(audio_base64.partition(",")[2] if audio_base64.startswith("data:")
+                                   else audio_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raw = None
+    elif isinstance(request.get("audio_url"), str):
+        raw = fetch(str(request["audio_url"]))
+    samples = read_speech(raw) if raw else None
+    if samples is not None and len(samples) > RATE // 10:
+        return samples
+    return speech_for_text(str(request.get("content") or "simulated speech"), seconds)
+
+
+def simulated_video(request: Mapping[str, Any], seconds: float, fetch: Callable[[str], bytes | None],
+                    audio_base64: str | None = None) -> bytes | None:
+    """The face of ``request`` animated by its speech, or None when the mock cannot see a face."""
+    from navtalk_sweep import analysis
+
+    url = request.get("video_url") or request.get("image_url")
+    if not isinstance(url, str) or not analysis.available():
+        return None
+    face = fetch(url)
+    if not face:
+        return None
+    from navtalk_sweep.analysis.face import Controls
+    from navtalk_sweep.analysis.render import cache_key, render_result
+
+    speech = _speech(request, seconds, fetch, audio_base64)
+    controls = Controls.of(request)
+    key = cache_key(face, speech, controls)
+    with _rendered_lock:
+        if key in _rendered:
+            _rendered.move_to_end(key)
+            return _rendered[key]
+    video = render_result(face, speech, controls)
+    if video is not None:
+        with _rendered_lock:
+            _rendered[key] = video
+            while len(_rendered) > KEEP_RENDERED:
+                _rendered.popitem(last=False)
+    return video

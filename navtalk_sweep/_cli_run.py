@@ -88,7 +88,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = Progress(0, plain=bool(os.environ.get("CI")) or not sys.stderr.isatty() or args.quiet)
     sweep = Sweep(plan, run_dir, target=target, options=options, resume=bool(args.resume), reuse=args.reuse,
                   baseline=args.baseline, download=args.download, request_timeout=args.request_timeout,
-                  record=args.record, on_event=progress)
+                  record=args.record, measure=False if not args.metrics else None, on_event=progress)
     if args.dry_run:
         print(f"dry run: {len(plan.cases)} case(s), {len(sweep.jobs)} task(s) to submit to {target.generate_url}")
         return EXIT_OK
@@ -179,6 +179,8 @@ def register(sub: Any) -> None:
     p.add_argument("--record", action="store_true", help="keep every exchange in RUN_DIR/cassette.jsonl (licence "
                    "and URL signatures redacted) for navtalk-sweep mock --replay")
     p.add_argument("--no-download", dest="download", action="store_false", help="do not download result videos")
+    p.add_argument("--no-metrics", dest="metrics", action="store_false",
+                   help="do not measure downloaded videos (measured when the face extra is installed)")
     p.add_argument("--seed", type=int, default=0, help="seed for the mock and for jitter")
     p.add_argument("--mock-config", metavar="FILE", help="simulator settings for the bundled mock (YAML/JSON)")
     p.add_argument("--mock-clock", choices=["virtual", "real"], default="virtual",
@@ -200,7 +202,8 @@ def register(sub: Any) -> None:
                    "recorded gets (default: refuse when CI is set, else simulate)")
     p.set_defaults(func=cmd_mock)
 
-    from navtalk_sweep import _cli_report
+    from navtalk_sweep import _cli_preview, _cli_report
 
     _cli_report.register(sub)
+    _cli_preview.register(sub)
 

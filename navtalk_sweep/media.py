@@ -11,7 +11,10 @@ import wave
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["VideoFacts", "audio_seconds", "have_av", "probe_video"]
+__all__ = ["PLACEHOLDER", "VideoFacts", "audio_seconds", "have_av", "is_placeholder", "probe_video"]
+
+#: the container comment of the mock's placeholder videos (no face it could see): nothing to measure
+PLACEHOLDER = "navtalk-sweep mock placeholder"
 
 
 def have_av() -> bool:
@@ -96,3 +99,15 @@ def probe_video(source: str | bytes) -> VideoFacts:
             )
     except (av.FFmpegError, IndexError, OSError) as exc:
         raise ValueError(f"not a playable video: {exc}") from exc
+
+
+def is_placeholder(source: str | bytes) -> bool:
+    """Whether a video is the mock's placeholder (its container says so)."""
+    import av
+
+    handle: Any = io.BytesIO(source) if isinstance(source, bytes) else source
+    try:
+        with av.open(handle) as container:
+            return bool(container.metadata.get("comment") == PLACEHOLDER)
+    except (av.FFmpegError, OSError):
+        return False

@@ -101,6 +101,10 @@ class CaseRecord:
     facts: Mapping[str, Any] | None = None
     fetch_error: str | None = None
     metrics: Mapping[str, float] = field(default_factory=dict)
+    #: what measuring the video could not do (no face, no sound track...), one line each
+    notes: tuple[str, ...] = ()
+    #: pictures made from the case, run-relative: ``mouths`` (a strip of the mouth), ``poster``
+    images: Mapping[str, str] = field(default_factory=dict)
     reused_from: str | None = None
     review: Mapping[str, Any] | None = None
     #: keys a newer (or older) version wrote that this one does not know: kept, written back
@@ -141,8 +145,9 @@ class CaseRecord:
         out["status_history"] = [dict(h) for h in self.status_history]
         for name in _OPTIONAL:
             value = getattr(self, name)
-            if value is not None and value != {}:
-                out[name] = dict(value) if isinstance(value, Mapping) else value
+            if value is not None and value != {} and value != ():
+                out[name] = dict(value) if isinstance(value, Mapping) else list(value) if isinstance(value, tuple) \
+                    else value
         out["checks"] = [c.as_dict() for c in self.checks]
         out["outcome"] = self.outcome.value
         out.update(self.extra)
@@ -170,7 +175,8 @@ class CaseRecord:
         known["status_history"] = tuple(known.get("status_history") or ())
         known["checks"] = tuple(Check(str(c.get("check")), bool(c.get("ok")), str(c.get("detail")))
                                 for c in known.get("checks") or () if isinstance(c, Mapping))
-        for name in ("params", "request", "metrics"):
+        known["notes"] = tuple(str(n) for n in known.get("notes") or ())
+        for name in ("params", "request", "metrics", "images"):
             known[name] = dict(known.get(name) or {})
         known.pop("extra", None)
         return cls(**known, extra=extra)
@@ -180,8 +186,8 @@ _NAMES: Final = frozenset(f.name for f in fields(CaseRecord)) - {"extra"}
 _ALWAYS: Final = ("case_id", "key", "repeat", "scenario", "label", "tags", "mode", "params", "request",
                   "speech_seconds", "task_id", "status_history", "final_status", "video_url", "error",
                   "submit_latency", "time_to_done", "polls", "retries", "submit_unknown")
-_OPTIONAL: Final = ("request_id", "video", "video_bytes", "facts", "fetch_error", "metrics", "reused_from",
-                    "review")
+_OPTIONAL: Final = ("request_id", "video", "video_bytes", "facts", "fetch_error", "metrics", "notes", "images",
+                    "reused_from", "review")
 
 
 # -- what the report shows of a record, declared once ------------------------------------------
@@ -249,9 +255,23 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("video_duration", "video duration", Kind.NUMBER, get=_fact("duration"), unit="s"),
     Field("duration_error", "duration error", Kind.NUMBER, get=_duration_error, unit="s",
           description="|video duration - speech length|"),
+    Field("video_width", "video width", Kind.NUMBER, get=_fact("width"), unit="px"),
     Field("video_height", "video height", Kind.NUMBER, get=_fact("height"), unit="px"),
     Field("video_fps", "video fps", Kind.NUMBER, get=_fact("fps")),
     Field("video_bytes", "video size", Kind.NUMBER, unit="B"),
+    # measured in the video (the face extra; docs/metrics.md says how and when not to trust them)
+    Field("lip_sync", "lip sync", Kind.NUMBER,
+          description="how well mouth opening follows the speech loudness, -1..1 (0: not at all)"),
+    Field("av_offset", "A/V offset", Kind.NUMBER, unit="s",
+          description="seconds the sound lags the mouth at the best match (+: sound late)"),
+    Field("mouth_open_median", "mouth open (median)", Kind.NUMBER,
+          description="inner-lip gap divided by the outer eye-corner distance, median over frames"),
+    Field("mouth_open_p95", "mouth open (p95)", Kind.NUMBER,
+          description="inner-lip gap divided by the outer eye-corner distance, 95th percentile"),
+    Field("frozen_seconds", "frozen", Kind.NUMBER, unit="s",
+          description="the longest stretch in which the picture did not change"),
+    Field("no_face_frames", "no face", Kind.NUMBER, description="share of frames with no face found (black included)"),
+    Field("black_frames", "black", Kind.NUMBER, description="share of black frames"),
     Field("error", "error", Kind.TEXT),
 )}
 

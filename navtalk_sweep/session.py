@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import json
 import os
 import shutil
@@ -30,6 +31,7 @@ from typing import Any
 
 import httpx
 
+from navtalk_sweep import analysis
 from navtalk_sweep.cassette import CassetteWriter
 from navtalk_sweep.client import AsyncNavTalkClient, Endpoint, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
@@ -289,7 +291,7 @@ class Sweep:
                  target: Target | None = None, options: RunOptions | None = None, resume: bool = False,
                  reuse: str | os.PathLike[str] | None = None, baseline: str | os.PathLike[str] | None = None,
                  download: bool = True, report: bool = True, request_timeout: float = 30.0, record: bool = False,
-                 on_event: Callable[[Event], None] | None = None) -> None:
+                 measure: bool | None = None, on_event: Callable[[Event], None] | None = None) -> None:
         plan = cases if isinstance(cases, SweepPlan) else SweepPlan(tuple(cases))
         if not all(isinstance(c, Case) for c in plan.cases):
             raise InvalidArgument("cases must be navtalk_sweep.scenario.Case objects (see load_plan)")
@@ -304,6 +306,10 @@ class Sweep:
         self.reuse, self.baseline = reuse, baseline
         self.download, self.report, self.request_timeout = download, report, request_timeout
         self.record = record
+        #: measure downloaded videos (lip sync, mouth, frozen...): by default when the face extra is installed
+        self.measure = analysis.available() if measure is None else measure
+        if self.measure and not analysis.available():
+            raise InvalidArgument("measuring videos needs the face extra: pip install 'navtalk-sweep[face]'")
         self.on_event = on_event
         self.jobs: list[Job] = plan_jobs(plan.cases, self.options.repeat)
         self._runner: Runner | None = None
@@ -363,6 +369,8 @@ class Sweep:
             journal.close()
             records = replay(read_journal(self.run_dir / "journal.jsonl")).in_order(j.key for j in self.jobs)
             records = self._adopt_videos(records)
+            if self.measure:
+                records = self._attach_posters(records)
             write_results(self.run_dir, records)
             meta.update(status=status.value, stop_reason=runner.stop_reason if runner else None,
                         finished_at=_now_text(), outcomes=dict(Counter(r.outcome.value for r in records)))
@@ -461,6 +469,9 @@ class Sweep:
             out: dict[str, Any] = {"video": f"videos/{dest.name}", "video_bytes": size}
             if have_av():
                 out["facts"] = probe_video(str(dest)).as_dict()
+            if self.measure:
+                # in a thread: a second of face mesh per video must not stall the polls of other tasks
+                out.update(await asyncio.to_thread(measure_video, dest, self.run_dir))
             return out
 
         return fetch
@@ -480,6 +491,19 @@ class Sweep:
                 out[rec.case_id] = rec.replace(video=video, reused_from=rec.reused_from or run_id)
         return out
 
+    def _attach_posters(self, records: list[CaseRecord]) -> list[CaseRecord]:
+        """Each case whose face is a local file gets a preview of its controls (the report's poster)."""
+        cases = {case.case_id: case for job in self.jobs for case in job.cases}
+        poster = _poster_maker(self.run_dir)
+        out = []
+        for rec in records:
+            case = cases.get(rec.case_id)
+            token = next((case.request.get(f) for f in ("image_url", "video_url") if case is not None
+                          and case.request.get(f) in case.files), None)
+            made = poster(case.files[token], case.request) if case is not None and token is not None else None
+            out.append(rec.replace(images={**rec.images, "poster": made}) if made else rec)
+        return out
+
     def _adopt_videos(self, records: list[CaseRecord]) -> list[CaseRecord]:
         """Copy reused videos into this run, so a run directory stands on its own."""
         out = []
@@ -492,6 +516,53 @@ class Sweep:
                 rec = rec.replace(video=f"videos/{dest.name}")
             out.append(rec)
         return out
+
+
+def _poster_maker(run_dir: Path) -> Callable[[str, Mapping[str, Any]], str | None]:
+    """Draws (once per face file and controls) the preview a case's video is shown over in the report."""
+    from navtalk_sweep.analysis._io import read_face
+    from navtalk_sweep.analysis.face import Controls, detect_face
+    from navtalk_sweep.analysis.preview import cell, framing, write_png
+
+    faces: dict[str, Any] = {}
+
+    def poster(path: str, request: Mapping[str, Any]) -> str | None:
+        if path not in faces:
+            try:
+                frames = read_face(Path(path).read_bytes())
+            except OSError:
+                frames = []
+            face = detect_face(frames[0]) if frames else None
+            faces[path] = (frames[0], face, framing(face)) if face is not None else None
+        found = faces[path]
+        if found is None:
+            return None
+        controls = Controls.of(request)
+        name = hashlib.sha256(f"{path}|{controls!r}".encode()).hexdigest()[:16]
+        dest = run_dir / "posters" / f"{name}.png"
+        if not dest.is_file():
+            dest.parent.mkdir(exist_ok=True)
+            write_png(dest, cell(found[0], found[1], controls, controls.label(), found[2]))
+        return dest.relative_to(run_dir).as_posix()
+
+    return poster
+
+
+def measure_video(video: Path, run_dir: Path) -> dict[str, Any]:
+    """Record fields measured in a downloaded video: ``metrics``, ``notes``, ``images`` (the mouth strip)."""
+    from navtalk_sweep.analysis.metrics import analyse_video
+    from navtalk_sweep.analysis.preview import write_png
+
+    try:
+        found = analyse_video(video)
+    except Exception as exc:  # noqa: BLE001 - a video the decoder chokes on is a note, not a lost run
+        return {"notes": (f"could not measure the video: {one_line(str(exc))}",)}
+    out: dict[str, Any] = {"metrics": found.values, "notes": tuple(found.notes)}
+    if found.mouth_strip is not None:
+        strip = video.with_suffix(".mouths.png")
+        write_png(strip, found.mouth_strip)
+        out["images"] = {"mouths": strip.relative_to(run_dir).as_posix()}
+    return out
 
 
 def _now_text() -> str:

@@ -16,6 +16,7 @@ import numpy as np
 from navtalk_sweep.analysis._io import Frame, Source, iter_frames, read_speech
 from navtalk_sweep.analysis.face import Face, FaceTracker
 from navtalk_sweep.analysis.speech import envelope
+from navtalk_sweep.media import is_placeholder
 
 __all__ = ["LipSync", "VideoMetrics", "analyse_video", "lip_sync"]
 
@@ -28,6 +29,8 @@ BLACK_LUMA: Final = 16.0
 SYNC_WINDOW, SYNC_HOP, MAX_OFFSET = 2.0, 0.5, 0.3
 #: frames a second the mouth and the speech are compared at (variable frame rates are resampled)
 GRID_FPS: Final = 25.0
+#: after this many frames in a row without a face, only one frame in SPARSE is searched until one is found
+MISSES_BEFORE_SPARSE, SPARSE = 12, 6
 #: thumbnails in the mouth strip
 STRIP: Final = 8
 
@@ -147,12 +150,15 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None) -> VideoM
     import cv2
 
     out = VideoMetrics()
+    if is_placeholder(source if isinstance(source, bytes) else str(source)):
+        out.notes.append("the mock's placeholder video (it could not see the face): not measured")
+        return out
     times: list[float] = []
     rows: list[list[float]] = []
     row_times: list[float] = []
     opening: list[float] = []
     thumbs: list[tuple[float, np.ndarray]] = []
-    black = missing = 0
+    black = missing = misses = 0
     still_run = longest_still = 0.0
     previous: np.ndarray | None = None
     with FaceTracker(video=True) as tracker:
@@ -172,10 +178,17 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None) -> VideoM
                 black += 1
                 missing += 1
                 continue
+            # a long run of face-less frames (a placeholder, a cutaway) is searched one frame in
+            # SPARSE: searching for a face that is not there costs the most
+            if misses >= MISSES_BEFORE_SPARSE and len(times) % SPARSE:
+                missing += 1
+                continue
             face = tracker.find(frame.rgb)
             if face is None:
                 missing += 1
+                misses += 1
                 continue
+            misses = 0
             row = _mouth_row(face, gray)
             rows.append(row)
             row_times.append(frame.time)

@@ -2,7 +2,8 @@
 
 Not a lip-sync model: a picture of what the face controls select. The part of the face below
 the mask line, inside the blend region the controls define, is stretched so the lips part and
-the jaw drops in proportion to the speech's loudness; everything else is the input, untouched.
+the jaw drops in proportion to the speech's loudness, and brightens a little with it (so the
+whole regenerated region is seen to change); everything else is the input, untouched.
 A bbox_shift sweep therefore shows the animated region move, a cheek-width sweep shows it widen.
 """
 
@@ -32,6 +33,11 @@ MARK: Final = "SIMULATED"
 MAX_SIDE: Final = 720
 #: jaw drop at full loudness, as a share of the mouth's width
 DROP: Final = 0.3
+#: how much brighter the regenerated region gets at full loudness (0..255)
+SHADE: Final = 16.0
+#: openness is drawn in this many steps (a still face is drawn once per step)
+LEVELS: Final = 32
+_Shape = tuple[Face, Regions, np.ndarray, tuple[int, int, int, int]]
 _INSIDE: Final = np.array([70, 28, 34], dtype=np.float32)  # the dark of an open mouth
 
 
@@ -66,13 +72,22 @@ def speech_for_text(text: str, seconds: float) -> np.ndarray:
     return _tone_speech(text, seconds)
 
 
-def _animate(rgb: np.ndarray, face: Face, area: Regions, alpha: np.ndarray, openness: float) -> np.ndarray:
-    """One frame: the region below the mask line stretched open by ``openness`` (0..1), blended by ``alpha``."""
+def _extent(alpha: np.ndarray) -> tuple[int, int, int, int]:
+    """The bounding box (x1, y1, x2, y2) of where ``alpha`` blends anything in."""
+    ys, xs = np.nonzero(alpha > 0.004)
+    if not len(ys):
+        return 0, 0, 0, 0
+    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+
+
+def _animate(rgb: np.ndarray, face: Face, area: Regions, alpha: np.ndarray, box: tuple[int, int, int, int],
+             openness: float) -> np.ndarray:
+    """One frame: the region below the mask line stretched open by ``openness`` (0..1), blended by ``alpha``
+    inside ``box`` (its extent)."""
     import cv2
 
-    h, w = rgb.shape[:2]
-    x1, y1 = max(0, area.canvas_box[0]), max(0, area.canvas_box[1])
-    x2, y2 = min(w, area.canvas_box[2]), min(h, area.canvas_box[3])
+    h = rgb.shape[0]
+    x1, y1, x2, y2 = box
     if openness <= 0.01 or x2 - x1 < 4 or y2 - y1 < 4:
         return rgb
     cx, lip = face.mouth_center
@@ -93,10 +108,11 @@ def _animate(rgb: np.ndarray, face: Face, area: Regions, alpha: np.ndarray, open
     src = np.where(lower, lip + (ys - lip - drop) * (bottom - lip) / np.maximum(1.0, bottom - lip - drop), src)
     inside = (ys >= lip - lift) & (ys < lip + drop) & (drop > 0.5)
     map_x = np.broadcast_to(xs[None, :], src.shape).astype(np.float32)
-    roi = cv2.remap(rgb, map_x, src.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    patch = rgb[y1:y2, x1:x2].astype(np.float32)
-    moved = roi[y1:y2, x1:x2].astype(np.float32) if roi.shape[:2] == (h, w) else roi.astype(np.float32)
+    moved = cv2.remap(rgb, map_x, src.astype(np.float32), cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
     moved[inside] = _INSIDE
+    moved += SHADE * openness  # the whole regenerated region changes, not only the lips: the controls show
+    patch = rgb[y1:y2, x1:x2].astype(np.float32)
     a = alpha[y1:y2, x1:x2, None]
     out = rgb.copy()
     out[y1:y2, x1:x2] = (a * moved + (1 - a) * patch).astype(np.uint8)
@@ -156,17 +172,24 @@ def render_result(face_media: bytes, speech: np.ndarray, controls: Controls | No
     openness = np.clip((loud - 0.25) / 0.6, 0, 1)  # silence and breath stay shut
     h, w = frames[0].shape[:2]
     tracker = FaceTracker(video=len(frames) > 1)
-    geometry: dict[int, tuple[Face, Regions, np.ndarray] | None] = {}
+    geometry: dict[int, _Shape | None] = {}
 
-    def shape_of(index: int) -> tuple[Face, Regions, np.ndarray] | None:
+    def shape_of(index: int) -> _Shape | None:
         if index not in geometry:
             face = tracker.find(frames[index])
-            geometry[index] = None if face is None else (face, area := regions(face, controls), area.alpha(w, h))
+            if face is None:
+                geometry[index] = None
+            else:
+                area = regions(face, controls)
+                alpha = area.alpha(w, h)
+                geometry[index] = (face, area, alpha, _extent(alpha))
         return geometry[index]
 
     if shape_of(0) is None:
         tracker.close()
         return None
+
+    drawn: dict[tuple[int, int], np.ndarray] = {}  # a still is drawn once per openness level
 
     def produce() -> Iterator[np.ndarray]:
         order = _pingpong(len(frames))
@@ -176,8 +199,15 @@ def render_result(face_media: bytes, speech: np.ndarray, controls: Controls | No
             found = shape_of(index) or last
             last = found
             assert found is not None
-            face, area, alpha = found
-            yield _mark(_animate(frames[index], face, area, alpha, float(openness[i])), area)
+            face, area, alpha, box = found
+            level = round(float(openness[i]) * LEVELS)
+            if (index, level) not in drawn:
+                frame = _mark(_animate(frames[index], face, area, alpha, box, level / LEVELS), area)
+                if len(frames) > 1:
+                    yield frame
+                    continue
+                drawn[(index, level)] = frame
+            yield drawn[(index, level)]
 
     try:
         return write_mp4(produce(), FPS, speech)

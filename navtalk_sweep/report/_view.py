@@ -178,5 +178,6 @@ def rows(run: Run, cols: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "params": dict(r.params), "task": r.task_id, "video": r.video or r.video_url,
             "request": dict(r.request), "history": [dict(h) for h in r.status_history], "facts": r.facts,
             "metrics": dict(r.metrics) or None, "checks": [c.as_dict() for c in r.checks], "review": r.review,
+            "images": dict(r.images), "notes": list(r.notes),
         })
     return out

@@ -1,0 +1,81 @@
+"""Face analysis speed and the lip-motion score's separation on the four real talking clips.
+
+(a) one 512x512 preview (face mesh + regions + drawing) against decoding the same PNG;
+(b) metrics of a 10 s 512x512 talking video against decoding its frames alone (goal: under 2 s);
+(c) the simulated render of a 5 s result from a still and from a video face;
+(d) lip-sync scores of own vs shifted (+-1 s) and swapped speech, and the ROC AUC over all pairs.
+
+    python benchmarks/bench_analysis.py
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+
+from navtalk_sweep.analysis._io import RATE, read_frames, read_image, read_speech, write_mp4
+from navtalk_sweep.analysis.face import Controls, detect_face
+from navtalk_sweep.analysis.metrics import analyse_video, lip_sync
+from navtalk_sweep.analysis.preview import cell
+from navtalk_sweep.analysis.render import render_result
+
+MEDIA = Path(__file__).resolve().parent.parent / "tests" / "data" / "media"
+CLIPS = ["retalking_1.mp4", "retalking_2.mp4", "may_5s.mp4", "pcavs_620900105.mp4"]
+
+
+def best_of(n: int, fn) -> float:
+    times = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def main() -> None:
+    detect_face(read_image(MEDIA / "macron.png"))  # the model's first load is not a preview's cost
+    decode = best_of(5, lambda: read_image(MEDIA / "macron.png"))
+
+    def preview() -> None:
+        image = read_image(MEDIA / "macron.png")
+        cell(image, detect_face(image), Controls(bbox_shift=5), "bbox_shift 5")
+
+    took = best_of(5, preview)
+    print(f"(a) 512x512 preview: {took * 1000:.0f} ms (decode alone {decode * 1000:.1f} ms, {took / decode:.0f}x); "
+          f"goal < 1 s: {took:.3f} of it")
+
+    frames = [f.rgb for f in read_frames(MEDIA / "may_5s.mp4")]
+    speech = read_speech(MEDIA / "may_5s.mp4")
+    ten = write_mp4(frames + frames[::-1], 25, np.concatenate([speech, speech[::-1]]))
+    decode = best_of(3, lambda: read_frames(ten))
+    took = best_of(3, lambda: analyse_video(ten))
+    print(f"(b) metrics of 10 s 512x512: {took:.2f} s (decoding alone {decode:.2f} s, {took / decode:.1f}x); "
+          f"goal < 2 s: {took / 2:.2f} of it")
+
+    face_still, face_clip = (MEDIA / "hallo_6.jpg").read_bytes(), (MEDIA / "pcavs_620900105.mp4").read_bytes()
+    for name, face in (("still 624x624", face_still), ("video 224x224", face_clip)):
+        took = best_of(2, lambda face=face: render_result(face, speech))
+        print(f"(c) render 5 s from a {name}: {took:.2f} s ({took / 5:.2f} x real time)")
+
+    speeches = {c: read_speech(MEDIA / c) for c in CLIPS}
+    true, false = [], []
+    for clip in CLIPS:
+        measured = analyse_video(MEDIA / clip)
+        own = measured.values["lip_sync"]
+        wrong = [np.roll(speeches[clip], RATE), np.roll(speeches[clip], -RATE)]
+        wrong += [speeches[o] for o in CLIPS if o != clip]
+        scores = [lip_sync(*measured.mouth, w).score for w in wrong]
+        true.append(own)
+        false += scores
+        print(f"(d) {clip}: own {own:.3f} at {measured.values['av_offset']:+.2f} s; shifted {scores[0]:.3f} "
+              f"{scores[1]:.3f}; swapped max {max(scores[2:]):.3f}")
+    auc = np.mean([(t > f) + 0.5 * (t == f) for t, f in itertools.product(true, false)])
+    print(f"(d) ROC AUC own vs shifted/swapped over {len(true)}x{len(false)} pairs: {auc:.3f}; "
+          f"margin min(own) - max(false) = {min(true) - max(false):+.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,82 @@
+"""The mock renders the face it can see: a bbox_shift sweep moves the animated region, offline."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from navtalk_sweep.analysis._io import read_frames
+from navtalk_sweep.media import probe_video
+from navtalk_sweep.session import Target, load_plan, run_sweep
+from tests.analysis.conftest import MEDIA
+from tests.conftest import DATA
+
+SCENARIO = """
+name: shift
+inputs:
+  faces:
+    portrait: {file: macron.png}
+    remote: {image_url: "https://example.com/photo.jpg"}
+  speech:
+    obama: {audio_file: obama_2s_mono.wav}
+matrix:
+  face: [portrait, remote]
+  bbox_shift: [-9, 0, 9]
+"""
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("render")
+    shutil.copy(MEDIA / "macron.png", root / "macron.png")
+    shutil.copy(DATA / "obama_2s_mono.wav", root / "obama_2s_mono.wav")
+    (root / "shift.yaml").write_text(SCENARIO, encoding="utf-8")
+    result = run_sweep(load_plan([root / "shift.yaml"]), root / "run", target=Target.mock())
+    assert result.summary_line().endswith("6 passed"), result.summary_line()
+    return result
+
+
+def _by(result, face):
+    return {r.params["bbox_shift"]: r for r in result.records if r.params["face"] == face}
+
+
+def _animated_top(path, face):
+    """Where the changing region starts: the first row at which the pixels beside the mouth (under the
+    cheeks: jaw parsing keeps the nose out, as MuseTalk does) vary over time at half their most."""
+    frames = np.stack([f.rgb.mean(axis=2) for f in read_frames(path)])
+    mx, width = face.mouth_center[0], face.mouth_width
+    columns = np.r_[int(mx - 0.9 * width) : int(mx - 0.5 * width), int(mx + 0.5 * width) : int(mx + 0.9 * width)]
+    profile = np.median(frames[:, :, columns].std(axis=0), axis=1)
+    return int(np.argmax(profile > profile.max() / 2))
+
+
+def test_the_animated_region_moves_down_with_bbox_shift(sweep):
+    from navtalk_sweep.analysis._io import read_image
+    from navtalk_sweep.analysis.face import detect_face
+
+    face = detect_face(read_image(MEDIA / "macron.png"))
+    records = _by(sweep, "portrait")
+    tops = {shift: _animated_top(sweep.run_dir / rec.video, face) for shift, rec in records.items()}
+    assert tops[-9] < tops[0] < tops[9], tops
+    assert 12 <= tops[9] - tops[-9] <= 30, tops  # the mask line moves 1 px per unit: 18 px
+
+
+def test_a_readable_face_is_rendered_at_its_size_with_the_speech_and_measured(sweep):
+    rec = _by(sweep, "portrait")[0]
+    facts = probe_video(str(sweep.run_dir / rec.video))
+    assert (facts.width, facts.height) == (512, 512) and facts.fps == 25
+    assert facts.audio_seconds == pytest.approx(2.0, abs=0.1)
+    assert rec.metrics["lip_sync"] > 0.5  # the mouth follows the speech it was given
+    assert rec.metrics["no_face_frames"] == 0.0
+    assert (sweep.run_dir / rec.images["mouths"]).is_file() and (sweep.run_dir / rec.images["poster"]).is_file()
+
+
+def test_an_unreadable_face_keeps_the_placeholder_and_says_why(sweep):
+    rec = _by(sweep, "remote")[0]
+    facts = probe_video(str(sweep.run_dir / rec.video))
+    assert facts.fps == 12  # the placeholder
+    assert "poster" not in rec.images
+    assert not rec.metrics  # the placeholder says what it is: nothing to measure
+    assert rec.notes == ("the mock's placeholder video (it could not see the face): not measured",)
