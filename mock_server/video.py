@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -84,24 +86,15 @@ _rendered_lock = threading.Lock()
 KEEP_RENDERED = 32
 
 
-def _speech(request: Mapping[str, Any], seconds: float, fetch: Callable[[str], bytes | None],
-            audio_base64: str | None) -> Any:
-    from navtalk_sweep.analysis._io import RATE, read_speech
-    from navtalk_sweep.analysis.render import speech_for_text
-
-    raw: bytes | None = None
+def _audio(request: Mapping[str, Any], fetch: Callable[[str], bytes | None], audio_base64: str | None) -> bytes | None:
     if audio_base64:
         try:
-            raw = base64.b64decode(audio_base64.partition(",")[2] if audio_base64.startswith("data:")
-                                   else audio_base64, validate=True)
+            return base64.b64decode(audio_base64.partition(",")[2] if audio_base64.startswith("data:")
+                                    else audio_base64, validate=True)
         except (binascii.Error, ValueError):
-            raw = None
-    elif isinstance(request.get("audio_url"), str):
-        raw = fetch(str(request["audio_url"]))
-    samples = read_speech(raw) if raw else None
-    if samples is not None and len(samples) > RATE // 10:
-        return samples
-    return speech_for_text(str(request.get("content") or "simulated speech"), seconds)
+            return None
+    url = request.get("audio_url")
+    return fetch(url) if isinstance(url, str) else None
 
 
 def simulated_video(request: Mapping[str, Any], seconds: float, fetch: Callable[[str], bytes | None],
@@ -115,17 +108,18 @@ def simulated_video(request: Mapping[str, Any], seconds: float, fetch: Callable[
     face = fetch(url)
     if not face:
         return None
-    from navtalk_sweep.analysis.face import Controls
-    from navtalk_sweep.analysis.render import cache_key, render_result
+    from navtalk_sweep.analysis.render import simulate
 
-    speech = _speech(request, seconds, fetch, audio_base64)
-    controls = Controls.of(request)
-    key = cache_key(face, speech, controls)
+    audio = _audio(request, fetch, audio_base64)
+    digest = hashlib.sha256(face)
+    digest.update(audio or b"")
+    digest.update(json.dumps(dict(request), sort_keys=True, default=str).encode())
+    key = digest.hexdigest()
     with _rendered_lock:
         if key in _rendered:
             _rendered.move_to_end(key)
             return _rendered[key]
-    video = render_result(face, speech, controls)
+    video = simulate(face, request, seconds, audio)
     if video is not None:
         with _rendered_lock:
             _rendered[key] = video

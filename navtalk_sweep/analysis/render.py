@@ -9,14 +9,13 @@ A bbox_shift sweep therefore shows the animated region move, a cheek-width sweep
 
 from __future__ import annotations
 
-import hashlib
 import math
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -24,7 +23,7 @@ from navtalk_sweep.analysis._io import RATE, read_face, read_speech, write_mp4
 from navtalk_sweep.analysis.face import Controls, Face, FaceTracker, Regions, regions
 from navtalk_sweep.analysis.speech import loudness_at
 
-__all__ = ["MARK", "render_result", "speech_for_text"]
+__all__ = ["MARK", "render_result", "simulate", "speech_for_text"]
 
 FPS: Final = 25
 #: the visible mark on every simulated frame
@@ -215,8 +214,10 @@ def render_result(face_media: bytes, speech: np.ndarray, controls: Controls | No
         tracker.close()
 
 
-def cache_key(face_media: bytes, speech: np.ndarray, controls: Controls) -> str:
-    digest = hashlib.sha256(face_media)
-    digest.update(speech.tobytes())
-    digest.update(repr(controls).encode())
-    return digest.hexdigest()[:16]
+def simulate(face_media: bytes, request: Mapping[str, Any], seconds: float, audio: bytes | None) -> bytes | None:
+    """The mock's result for a request: its face animated by its speech (``audio``: the file's bytes,
+    base64 decoded or downloaded; otherwise the request's text, spoken or toned), or None."""
+    samples = read_speech(audio) if audio else None
+    if samples is None or len(samples) < RATE // 10:
+        samples = speech_for_text(str(request.get("content") or "simulated speech"), seconds)
+    return render_result(face_media, samples, Controls.of(request))

@@ -99,6 +99,26 @@ def test_grid_shows_chosen_axes_and_one_control_plays_all(page, report):
     assert page.errors == [] and page.external == []
 
 
+def test_posters_mouth_strips_and_measured_columns(page, report):
+    pytest.importorskip("mediapipe", reason="needs the face extra")
+    page.goto(report.as_uri() + "#tab=grid&x=extra_margin&y=bbox_shift&f.scenario=bbox-margin")
+    posters = page.locator("#grid video").evaluate_all("vs => vs.map(v => v.getAttribute('poster'))")
+    assert len(posters) == 28 and len(set(posters)) == 28 and all(p.startswith("posters/") for p in posters)
+    sizes = page.evaluate("""async (src) => { const i = new Image(); i.src = src; await i.decode();
+                                              return [i.naturalWidth, i.naturalHeight]; }""", posters[0])
+    assert sizes == [256, 256]
+    page.goto("about:blank")
+    page.goto(report.as_uri() + "#tab=cases&f.scenario=bbox-margin")
+    heads = page.locator("#cases-head th").all_inner_texts()
+    assert "lip sync" in heads and "mouth open (p95)" in heads
+    page.locator("#cases-body tr").first.click()
+    strip = page.locator("#detail img.mouths")
+    strip.wait_for()
+    page.wait_for_function("() => document.querySelector('#detail img.mouths').complete")
+    assert strip.evaluate("i => i.naturalWidth") == 8 * 96
+    assert page.errors == [] and page.external == []
+
+
 def test_heatmaps_and_marks(page, report):
     page.goto(report.as_uri() + "#tab=heatmaps")
     assert page.locator(".heatmap-box:not(.hidden) svg rect").count() >= 28

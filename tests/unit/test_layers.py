@@ -13,7 +13,9 @@ import pytest
 from tests.conftest import ROOT
 
 MOCK_SERVER_MAY_IMPORT = {"navtalk_sweep.simulator", "navtalk_sweep.contract", "navtalk_sweep.errors",
-                          "navtalk_sweep.clock", "navtalk_sweep.media"}
+                          "navtalk_sweep.clock", "navtalk_sweep.media",
+                          # result media: the face the request gave, rendered (docs/design.md)
+                          "navtalk_sweep", "navtalk_sweep.analysis.render"}
 
 
 def test_import_linter_contracts_hold():
