@@ -3,7 +3,10 @@
 (a) one 512x512 preview (face mesh + regions + drawing) against decoding the same PNG;
 (b) metrics of a 10 s 512x512 talking video against decoding its frames alone (goal: under 2 s);
 (c) the simulated render of a 5 s result from a still and from a video face;
-(d) lip-sync scores of own vs shifted (+-1 s) and swapped speech, and the ROC AUC over all pairs.
+(d) lip-sync scores of own vs shifted (+-1 s) and swapped speech, and the ROC AUC over all pairs;
+(e) a wider net: every clip against the others' and two more speakers' speech started every 0.5 s and
+    its own shifted by +-1 and +-2 s; the share each own score beats, with the score taken at the
+    offsets viewers accept (the method) and at every offset searched (the obvious alternative).
 
     python benchmarks/bench_analysis.py
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from navtalk_sweep.analysis import metrics
 from navtalk_sweep.analysis._io import RATE, read_frames, read_image, read_speech, write_mp4
 from navtalk_sweep.analysis.face import Controls, detect_face
 from navtalk_sweep.analysis.metrics import analyse_video, lip_sync
@@ -24,6 +28,7 @@ from navtalk_sweep.analysis.render import render_result
 
 MEDIA = Path(__file__).resolve().parent.parent / "tests" / "data" / "media"
 CLIPS = ["retalking_1.mp4", "retalking_2.mp4", "may_5s.mp4", "pcavs_620900105.mp4"]
+SPEECH = ["obama_5s.wav", "sonic_female_10s.mp3"]
 
 
 def best_of(n: int, fn) -> float:
@@ -75,6 +80,21 @@ def main() -> None:
     auc = np.mean([(t > f) + 0.5 * (t == f) for t, f in itertools.product(true, false)])
     print(f"(d) ROC AUC own vs shifted/swapped over {len(true)}x{len(false)} pairs: {auc:.3f}; "
           f"margin min(own) - max(false) = {min(true) - max(false):+.3f}")
+
+    speeches |= {name: read_speech(MEDIA / name) for name in SPEECH}
+    mouths = {clip: analyse_video(MEDIA / clip).mouth for clip in CLIPS}
+    accepted = metrics.ACCEPTED
+    for label, window in (("accepted offsets", accepted), ("every offset", (-metrics.MAX_OFFSET, metrics.MAX_OFFSET))):
+        metrics.ACCEPTED = window
+        shares = []
+        for clip in CLIPS:
+            own = lip_sync(*mouths[clip], speeches[clip]).score
+            wrong = [np.roll(speeches[clip], k * RATE) for k in (-2, -1, 1, 2)]
+            wrong += [speeches[o][int(start * RATE) :] for o in speeches if o != clip
+                      for start in np.arange(0, len(speeches[o]) / RATE - 4, 0.5)]
+            shares.append(f"{sum(lip_sync(*mouths[clip], w).score < own for w in wrong)}/{len(wrong)}")
+        print(f"(e) scored at {label}: own beats {', '.join(shares)} wrong speeches")
+    metrics.ACCEPTED = accepted
 
 
 if __name__ == "__main__":

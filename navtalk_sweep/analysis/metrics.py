@@ -26,7 +26,13 @@ STILL_SHARE, STILL_LEVEL = 0.0005, 4.0
 #: a frame darker than this (mean luma 0..255) is black
 BLACK_LUMA: Final = 16.0
 #: lip-sync: correlation windows (s), their hop (s), and the largest audio-visual offset searched (s)
-SYNC_WINDOW, SYNC_HOP, MAX_OFFSET = 2.0, 0.5, 0.3
+SYNC_WINDOW, SYNC_HOP, MAX_OFFSET = 2.0, 0.5, 0.5
+#: the rhythm of syllables gives the correlation secondary peaks a syllable (0.25-0.3 s) from the true
+#: one, nearly as high; each peak is discounted by this much per second away from sync, to break such ties
+OFFSET_PRIOR: Final = 0.1
+#: offsets viewers accept, sound early..late (s): ITU-R BT.1359-1's thresholds of acceptability
+#: (+90 ms / -185 ms in its sign convention); the score counts only these, the offset searches wider
+ACCEPTED: Final = (-0.090, 0.185)
 #: frames a second the mouth and the speech are compared at (variable frame rates are resampled)
 GRID_FPS: Final = 25.0
 #: after this many frames in a row without a face, only one frame in SPARSE is searched until one is found
@@ -37,7 +43,7 @@ STRIP: Final = 8
 
 @dataclass(frozen=True)
 class LipSync:
-    score: float  # mean windowed correlation at the best offset, -1..1 (0 when nothing moves)
+    score: float  # mean windowed correlation at the best accepted offset, -1..1 (0 when nothing moves)
     offset: float  # seconds the speech lags the mouth (+: sound late)
 
 
@@ -84,24 +90,30 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     t, level = envelope(speech)
     if not len(level) or opening.std() < 1e-9:
         return LipSync(0.0, 0.0)
-    # the offset is where the whole-clip correlation peaks (steadier than the windowed mean, which
-    # a few loud windows can pull to the edge); the score is the windowed mean at that offset, so a
-    # slow head movement or a level change cannot stand in for the mouth following the syllables
+    # the offset is where the whole-clip correlation peaks (steadier than the windowed mean, which a
+    # few loud windows can pull to the edge), the peak nearer sync when two are nearly as high. The
+    # score is the windowed mean at the best offset viewers would accept: a mouth that follows the
+    # speech only 0.3 s late is not in sync, and scoring at every offset searched would let unrelated
+    # speech find a chance match
     steps = round(MAX_OFFSET * GRID_FPS)
-    best_corr, best_lag = -2.0, 0.0
-    for step in sorted(range(-steps, steps + 1), key=abs):
+    whole: dict[int, float] = {}
+    for step in range(-steps, steps + 1):
         loud = np.interp(grid + step / GRID_FPS, t, level, left=np.nan, right=np.nan)
         ok = ~np.isnan(loud)
-        if ok.sum() < 3 or loud[ok].std() < 1e-9:
-            continue
-        corr = float(np.corrcoef(loud[ok], opening[ok])[0, 1])
-        if corr > best_corr:
-            best_corr, best_lag = corr, step / GRID_FPS
-    loud = np.interp(grid + best_lag, t, level, left=np.nan, right=np.nan)
+        if ok.sum() >= 3 and loud[ok].std() >= 1e-9:
+            whole[step] = float(np.corrcoef(loud[ok], opening[ok])[0, 1])
+    if not whole:
+        return LipSync(0.0, 0.0)
+    accepted = [k for k in whole if ACCEPTED[0] - 1e-9 <= k / GRID_FPS <= ACCEPTED[1] + 1e-9]
+    # a peak is higher than its neighbours (the edge of the search is not one, unless nothing is)
+    peaks = [k for k in whole if whole.get(k - 1, np.inf) < whole[k] > whole.get(k + 1, np.inf)] or list(whole)
+    offset = max(peaks, key=lambda k: (whole[k] - OFFSET_PRIOR * abs(k) / GRID_FPS, -abs(k)))
+    in_sync = max(accepted, key=lambda k: (whole[k], -abs(k))) if accepted else offset
+    loud = np.interp(grid + in_sync / GRID_FPS, t, level, left=np.nan, right=np.nan)
     ok = ~np.isnan(loud)
     window, hop = round(SYNC_WINDOW * GRID_FPS), round(SYNC_HOP * GRID_FPS)
-    best = LipSync(_windowed_corr(loud[ok], opening[ok], window, hop), best_lag)
-    return LipSync(round(best.score, 3), round(best.offset, 3))
+    score = _windowed_corr(loud[ok], opening[ok], window, hop)
+    return LipSync(round(score, 3), round(offset / GRID_FPS, 3))
 
 
 @dataclass
