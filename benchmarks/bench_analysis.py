@@ -3,10 +3,12 @@
 (a) one 512x512 preview (face mesh + regions + drawing) against decoding the same PNG;
 (b) metrics of a 10 s 512x512 talking video against decoding its frames alone (goal: under 2 s);
 (c) the simulated render of a 5 s result from a still and from a video face;
-(d) lip-sync scores of own vs shifted (+-1 s) and swapped speech, and the ROC AUC over all pairs;
-(e) a wider net: every clip against the others' and two more speakers' speech started every 0.5 s and
+(d) lip-sync scores of own vs shifted (+-1 s) and swapped speech, and the ROC AUC over all pairs, scored on
+    the second-formant envelope (the method) and on the wide band (the baseline);
+(e) the offset read from copies whose sound was moved by -0.1..+0.3 s, against the delay.
+(f) a wider net: every clip against the others' and two more speakers' speech started every 0.5 s and
     its own shifted by +-1 and +-2 s; the share each own score beats, with the score taken at the
-    offsets viewers accept (the method) and at every offset searched (the obvious alternative).
+    offsets viewers accept (the method), at every offset searched, and on the wide band.
 
     python benchmarks/bench_analysis.py
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from navtalk_sweep.analysis import metrics
-from navtalk_sweep.analysis._io import RATE, read_frames, read_image, read_speech, write_mp4
+from navtalk_sweep.analysis._io import RATE, read_frames, read_image, read_speech, replace_sound, write_mp4
 from navtalk_sweep.analysis.face import Controls, detect_face
 from navtalk_sweep.analysis.metrics import analyse_video, lip_sync
 from navtalk_sweep.analysis.preview import cell
@@ -66,26 +68,44 @@ def main() -> None:
         print(f"(c) render 5 s from a {name}: {took:.2f} s ({took / 5:.2f} x real time)")
 
     speeches = {c: read_speech(MEDIA / c) for c in CLIPS}
-    true, false = [], []
+    mouths = {}
     for clip in CLIPS:
         measured = analyse_video(MEDIA / clip)
-        own = measured.values["lip_sync"]
-        wrong = [np.roll(speeches[clip], RATE), np.roll(speeches[clip], -RATE)]
-        wrong += [speeches[o] for o in CLIPS if o != clip]
-        scores = [lip_sync(*measured.mouth, w).score for w in wrong]
-        true.append(own)
-        false += scores
-        print(f"(d) {clip}: own {own:.3f} at {measured.values['av_offset']:+.2f} s; shifted {scores[0]:.3f} "
-              f"{scores[1]:.3f}; swapped max {max(scores[2:]):.3f}")
-    auc = np.mean([(t > f) + 0.5 * (t == f) for t, f in itertools.product(true, false)])
-    print(f"(d) ROC AUC own vs shifted/swapped over {len(true)}x{len(false)} pairs: {auc:.3f}; "
-          f"margin min(own) - max(false) = {min(true) - max(false):+.3f}")
+        mouths[clip] = measured.mouth
+        print(f"(d) {clip}: own {measured.values['lip_sync']:.3f} at {measured.values['av_offset']:+.2f} s")
+    scored_band = metrics.F2_BAND
+    for label, band in (("F2 band, the method", scored_band), ("wide band, the baseline", metrics.BAND)):
+        metrics.F2_BAND = band
+        true, false, margins = [], [], []
+        for clip in CLIPS:
+            own = lip_sync(*mouths[clip], speeches[clip]).score
+            wrong = [np.roll(speeches[clip], RATE), np.roll(speeches[clip], -RATE)]
+            wrong += [speeches[o] for o in CLIPS if o != clip]
+            scores = [lip_sync(*mouths[clip], w).score for w in wrong]
+            true.append(own)
+            false += scores
+            margins.append(own - max(scores))
+        auc = np.mean([(t > f) + 0.5 * (t == f) for t, f in itertools.product(true, false)])
+        print(f"(d) scored on the {label}: ROC AUC own vs shifted/swapped over {len(true)}x{len(false)} pairs "
+              f"{auc:.3f}; own minus the best wrong speech per clip {' '.join(f'{m:+.2f}' for m in margins)}")
+    metrics.F2_BAND = scored_band
+
+    errors = []
+    for clip in CLIPS:
+        own = analyse_video(MEDIA / clip).values["av_offset"]
+        for delay in (-0.1, 0.1, 0.2, 0.3):
+            moved = (np.concatenate([np.zeros(int(delay * RATE), np.float32), speeches[clip]]) if delay > 0
+                     else speeches[clip][int(-delay * RATE) :])
+            errors.append(analyse_video(replace_sound(MEDIA / clip, moved)).values["av_offset"] - own - delay)
+    print(f"(e) sound moved by -0.1/+0.1/+0.2/+0.3 s (picture untouched), 4 clips: offset error max "
+          f"{max(map(abs, errors)):.3f} s, mean {np.mean(np.abs(errors)):.3f} s (one frame: 0.040 s)")
 
     speeches |= {name: read_speech(MEDIA / name) for name in SPEECH}
-    mouths = {clip: analyse_video(MEDIA / clip).mouth for clip in CLIPS}
-    accepted = metrics.ACCEPTED
-    for label, window in (("accepted offsets", accepted), ("every offset", (-metrics.MAX_OFFSET, metrics.MAX_OFFSET))):
-        metrics.ACCEPTED = window
+    accepted, everywhere = metrics.ACCEPTED, (-metrics.MAX_OFFSET, metrics.MAX_OFFSET)
+    for label, window, band in (("the accepted offsets, F2 band (the method)", accepted, scored_band),
+                                ("every offset searched, F2 band", everywhere, scored_band),
+                                ("the accepted offsets, wide band", accepted, metrics.BAND)):
+        metrics.ACCEPTED, metrics.F2_BAND = window, band
         shares = []
         for clip in CLIPS:
             own = lip_sync(*mouths[clip], speeches[clip]).score
@@ -93,8 +113,8 @@ def main() -> None:
             wrong += [speeches[o][int(start * RATE) :] for o in speeches if o != clip
                       for start in np.arange(0, len(speeches[o]) / RATE - 4, 0.5)]
             shares.append(f"{sum(lip_sync(*mouths[clip], w).score < own for w in wrong)}/{len(wrong)}")
-        print(f"(e) scored at {label}: own beats {', '.join(shares)} wrong speeches")
-    metrics.ACCEPTED = accepted
+        print(f"(f) scored at {label}: own beats {', '.join(shares)} wrong speeches")
+    metrics.ACCEPTED, metrics.F2_BAND = accepted, scored_band
 
 
 if __name__ == "__main__":

@@ -125,13 +125,37 @@ def write_mp4(frames: Iterable[np.ndarray], fps: float, speech: np.ndarray | Non
         for packet in video.encode():
             out.mux(packet)
         if audio is not None and speech is not None:
-            samples = np.clip(speech, -1, 1).astype(np.float32).reshape(1, -1)
-            for start in range(0, samples.shape[1], 1024):
-                chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]),
-                                                   format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts = rate, start
-                for packet in audio.encode(chunk):
-                    out.mux(packet)
-            for packet in audio.encode():
-                out.mux(packet)
+            _encode_speech(out, audio, speech, rate)
+    return buf.getvalue()
+
+
+def _encode_speech(out: Any, audio: Any, speech: np.ndarray, rate: int) -> None:
+    import av
+
+    samples = np.clip(speech, -1, 1).astype(np.float32).reshape(1, -1)
+    for start in range(0, samples.shape[1], 1024):
+        chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]),
+                                           format="fltp", layout="mono")
+        chunk.sample_rate, chunk.pts = rate, start
+        for packet in audio.encode(chunk):
+            out.mux(packet)
+    for packet in audio.encode():
+        out.mux(packet)
+
+
+def replace_sound(source: Source, speech: np.ndarray, rate: int = RATE) -> bytes:
+    """The video's own packets, untouched (variable frame rates kept), with ``speech`` as its sound (AAC, MP4)."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(_handle(source)) as original, av.open(buf, mode="w", format="mp4") as out:
+        picture = original.streams.video[0]
+        copy = out.add_stream_from_template(picture)
+        audio = out.add_stream("aac", rate=rate, layout="mono")
+        for packet in original.demux(picture):
+            if packet.dts is None:  # the demuxer's flush packet
+                continue
+            packet.stream = copy
+            out.mux(packet)
+        _encode_speech(out, audio, speech, rate)
     return buf.getvalue()

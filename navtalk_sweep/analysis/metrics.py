@@ -15,7 +15,7 @@ import numpy as np
 
 from navtalk_sweep.analysis._io import Frame, Source, iter_frames, read_speech
 from navtalk_sweep.analysis.face import Face, FaceTracker
-from navtalk_sweep.analysis.speech import envelope
+from navtalk_sweep.analysis.speech import BAND, F2_BAND, envelope
 from navtalk_sweep.media import is_placeholder
 
 __all__ = ["LipSync", "VideoMetrics", "analyse_video", "lip_sync"]
@@ -80,6 +80,35 @@ def _windowed_corr(x: np.ndarray, y: np.ndarray, window: int, hop: int) -> float
     return float(np.mean(scores)) if scores else 0.0
 
 
+def _correlations(grid: np.ndarray, opening: np.ndarray, speech: np.ndarray, band: tuple[float, float]) -> dict[int, float]:
+    """Whole-clip Pearson correlation of mouth and speech envelope at each offset (frame steps) searched."""
+    t, level = envelope(speech, band=band)
+    out: dict[int, float] = {}
+    if not len(level):
+        return out
+    steps = round(MAX_OFFSET * GRID_FPS)
+    for step in range(-steps, steps + 1):
+        loud = np.interp(grid + step / GRID_FPS, t, level, left=np.nan, right=np.nan)
+        ok = ~np.isnan(loud)
+        if ok.sum() >= 3 and loud[ok].std() >= 1e-9:
+            out[step] = float(np.corrcoef(loud[ok], opening[ok])[0, 1])
+    return out
+
+
+def _peak(curve: dict[int, float]) -> float:
+    """The offset (s) of the curve's best peak, refined between frames by a parabola through its neighbours."""
+    # a peak is higher than its neighbours (the edge of the search is not one, unless nothing is);
+    # the rhythm of syllables makes a second peak a syllable away nearly as high: the prior breaks ties
+    peaks = [k for k in curve if curve.get(k - 1, np.inf) < curve[k] > curve.get(k + 1, np.inf)] or list(curve)
+    best = max(peaks, key=lambda k: (curve[k] - OFFSET_PRIOR * abs(k) / GRID_FPS, -abs(k)))
+    if best - 1 in curve and best + 1 in curve:
+        before, top, after = curve[best - 1], curve[best], curve[best + 1]
+        bend = before - 2 * top + after
+        if bend < 0:  # a broad top (0.1-0.2 s wide) is placed far better than its highest sample
+            return (best + 0.5 * (before - after) / bend) / GRID_FPS
+    return best / GRID_FPS
+
+
 def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSync:
     """How well mouth opening (rows of features at ``times``) follows the speech envelope, and at what offset."""
     if len(times) < 3 or not len(speech):
@@ -87,33 +116,24 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     grid = np.arange(times[0], times[-1], 1 / GRID_FPS)
     features = np.stack([np.interp(grid, times, mouth[:, i]) for i in range(mouth.shape[1])], 1)
     opening = _zsum(features)
-    t, level = envelope(speech)
-    if not len(level) or opening.std() < 1e-9:
+    if opening.std() < 1e-9:
         return LipSync(0.0, 0.0)
-    # the offset is where the whole-clip correlation peaks (steadier than the windowed mean, which a
-    # few loud windows can pull to the edge), the peak nearer sync when two are nearly as high. The
-    # score is the windowed mean at the best offset viewers would accept: a mouth that follows the
-    # speech only 0.3 s late is not in sync, and scoring at every offset searched would let unrelated
-    # speech find a chance match
-    steps = round(MAX_OFFSET * GRID_FPS)
-    whole: dict[int, float] = {}
-    for step in range(-steps, steps + 1):
-        loud = np.interp(grid + step / GRID_FPS, t, level, left=np.nan, right=np.nan)
-        ok = ~np.isnan(loud)
-        if ok.sum() >= 3 and loud[ok].std() >= 1e-9:
-            whole[step] = float(np.corrcoef(loud[ok], opening[ok])[0, 1])
-    if not whole:
+    # two envelopes, each for what it does best: the wide band's energy places the offset steadily
+    # (whole-clip correlation: a few loud windows cannot pull it to the edge); the second formant's
+    # separates true speech from wrong speech. The score is the windowed mean at the offset viewers
+    # accept where the F2 correlation peaks: a mouth that follows the speech only 0.3 s late is not
+    # in sync, and scoring at every offset searched would let unrelated speech find a chance match
+    timing, scoring = _correlations(grid, opening, speech, BAND), _correlations(grid, opening, speech, F2_BAND)
+    if not timing or not scoring:
         return LipSync(0.0, 0.0)
-    accepted = [k for k in whole if ACCEPTED[0] - 1e-9 <= k / GRID_FPS <= ACCEPTED[1] + 1e-9]
-    # a peak is higher than its neighbours (the edge of the search is not one, unless nothing is)
-    peaks = [k for k in whole if whole.get(k - 1, np.inf) < whole[k] > whole.get(k + 1, np.inf)] or list(whole)
-    offset = max(peaks, key=lambda k: (whole[k] - OFFSET_PRIOR * abs(k) / GRID_FPS, -abs(k)))
-    in_sync = max(accepted, key=lambda k: (whole[k], -abs(k))) if accepted else offset
+    accepted = [k for k in scoring if ACCEPTED[0] - 1e-9 <= k / GRID_FPS <= ACCEPTED[1] + 1e-9]
+    in_sync = max(accepted, key=lambda k: (scoring[k], -abs(k))) if accepted else round(_peak(scoring) * GRID_FPS)
+    t, level = envelope(speech, band=F2_BAND)
     loud = np.interp(grid + in_sync / GRID_FPS, t, level, left=np.nan, right=np.nan)
     ok = ~np.isnan(loud)
     window, hop = round(SYNC_WINDOW * GRID_FPS), round(SYNC_HOP * GRID_FPS)
     score = _windowed_corr(loud[ok], opening[ok], window, hop)
-    return LipSync(round(score, 3), round(offset / GRID_FPS, 3))
+    return LipSync(round(score, 3), round(_peak(timing), 2))
 
 
 @dataclass
