@@ -13,6 +13,7 @@ downloaded at run time.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -121,19 +122,71 @@ class Face:
         return Face(self.points * factor, (round(w * factor), round(h * factor)))
 
 
+class _StartupSilence:
+    """MediaPipe's C++ side writes INFO and W0000 lines straight to file descriptor 2 while a graph
+    starts (absl logs before InitializeLog; no setting turns them off), some from its own threads
+    after the constructor has returned. While any tracker is starting, descriptor 2 points at
+    /dev/null; the last one started gives it back. Counted, so trackers may overlap."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holders = 0
+        self._saved: int | None = None
+
+    def hold(self) -> None:
+        with self._lock:
+            self._holders += 1
+            if self._holders == 1:
+                try:
+                    saved = os.dup(2)
+                    with open(os.devnull, "wb") as null:
+                        os.dup2(null.fileno(), 2)
+                except OSError:  # no stderr at all: nothing to keep clean
+                    return
+                self._saved = saved
+
+    def release(self) -> None:
+        with self._lock:
+            self._holders -= 1
+            if self._holders == 0 and self._saved is not None:
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._saved = None
+
+
+_silence = _StartupSilence()
+
+
 class FaceTracker:
     """Finds one face per image (``video=True``: tracks it from frame to frame, faster)."""
 
     #: images larger than this are searched at this size (points scaled back)
     MAX_SIDE: Final = 1280
+    #: a tracking graph starts its landmark model with the first face and logs as it does: stderr
+    #: stays quiet until this many faces were found (or twice as many frames searched, or close);
+    #: a still image's graph logs within its first search
+    QUIET_FACES: Final = 3
 
     def __init__(self, *, video: bool = False) -> None:
         fm = _mesh_module()
-        self._mesh = fm.FaceMesh(static_image_mode=not video, max_num_faces=1, refine_landmarks=True,
-                                 min_detection_confidence=0.5, min_tracking_confidence=0.5)
+        _silence.hold()
+        self._quiet: int | None = self.QUIET_FACES if video else 1
+        self._quiet_searches = 2 * self.QUIET_FACES if video else 1
+        try:
+            self._mesh = fm.FaceMesh(static_image_mode=not video, max_num_faces=1, refine_landmarks=True,
+                                     min_detection_confidence=0.5, min_tracking_confidence=0.5)
+        except BaseException:
+            self._speak()
+            raise
         self._lock = threading.Lock()
 
+    def _speak(self) -> None:
+        if self._quiet is not None:
+            self._quiet = None
+            _silence.release()
+
     def close(self) -> None:
+        self._speak()
         self._mesh.close()
 
     def __enter__(self) -> Self:
@@ -150,6 +203,11 @@ class FaceTracker:
         small = cv2.resize(rgb, (round(w * k), round(h * k)), interpolation=cv2.INTER_AREA) if k < 1 else rgb
         with self._lock:
             result = self._mesh.process(np.ascontiguousarray(small))
+            if self._quiet is not None:
+                self._quiet -= 1 if result.multi_face_landmarks else 0
+                self._quiet_searches -= 1
+                if self._quiet <= 0 or self._quiet_searches <= 0:
+                    self._speak()
         if not result.multi_face_landmarks:
             return None
         marks = result.multi_face_landmarks[0].landmark

@@ -69,3 +69,26 @@ def test_jaw_parsing_keeps_the_cheeks_outside_the_band_and_raw_keeps_them(face):
 def test_no_face_is_none_not_a_crash():
     blank = np.full((256, 256, 3), 128, np.uint8)
     assert detect_face(blank) is None
+
+
+def test_mediapipe_start_up_chatter_stays_off_stderr_and_stderr_comes_back(tmp_path):
+    # MediaPipe's C++ graph writes INFO/W0000 lines to fd 2 as it starts, some from its own threads
+    import subprocess
+    import sys
+
+    script = f"""
+import os, sys, numpy as np
+from navtalk_sweep.analysis._io import read_frames, read_image
+from navtalk_sweep.analysis.face import FaceTracker, detect_face
+assert detect_face(read_image({str(MEDIA / "macron.png")!r})) is not None
+with FaceTracker(video=True) as tracker:
+    found = [tracker.find(f.rgb) for f in read_frames({str(MEDIA / "may_5s.mp4")!r}, limit=10)]
+assert all(found)
+blank = FaceTracker(video=True)
+assert blank.find(np.full((64, 64, 3), 128, np.uint8)) is None
+blank.close()  # a tracker that never found a face gives stderr back when closed
+os.write(2, b"still heard\\n")
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "still heard\n"
