@@ -133,7 +133,7 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     ok = ~np.isnan(loud)
     window, hop = round(SYNC_WINDOW * GRID_FPS), round(SYNC_HOP * GRID_FPS)
     score = _windowed_corr(loud[ok], opening[ok], window, hop)
-    return LipSync(round(score, 3), round(_peak(timing), 2))
+    return LipSync(round(score, 3) + 0.0, round(_peak(timing), 2) + 0.0)  # + 0.0: no "-0.0" in a report
 
 
 @dataclass
