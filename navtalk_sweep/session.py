@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hashlib
 import json
 import os
 import shutil
@@ -25,17 +24,18 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from navtalk_sweep import analysis
+from navtalk_sweep._measure import measure_video, poster_maker
+from navtalk_sweep._target import MOCK_LICENSE, MockClock, Target, TargetKind
 from navtalk_sweep.cassette import CassetteWriter
-from navtalk_sweep.client import AsyncNavTalkClient, Endpoint, RecordingTransport
+from navtalk_sweep.client import AsyncNavTalkClient, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
-from navtalk_sweep.contract import DEFAULT_GENERATE_URL, DEFAULT_STATUS_URL, redact_license
 from navtalk_sweep.errors import ClientError, InvalidArgument, RunError, ScenarioError, one_line
 from navtalk_sweep.media import have_av, probe_video
 from navtalk_sweep.record import CaseRecord, Outcome
@@ -58,118 +58,12 @@ from navtalk_sweep.simulator import SimulatorConfig
 __all__ = ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target",
            "TargetKind", "load_mock_config", "load_plan", "read_meta", "run_sweep"]
 
-#: what the bundled mock is sent as a licence: it accepts any
-MOCK_LICENSE = "sk-test-mock"
-_MOCK_BASE = "https://mock.navtalk.invalid"
-
-
-class TargetKind(enum.StrEnum):
-    MOCK = "mock"  # the bundled simulator, in this process
-    URL = "url"  # a service over HTTP: the vendor's, a proxy, or ``navtalk-sweep mock``
-
-
-class MockClock(enum.StrEnum):
-    VIRTUAL = "virtual"  # tasks take no real time
-    REAL = "real"  # tasks take their 5-20 s
-
-
 class RunStatus(enum.StrEnum):
     RUNNING = "running"
     FINISHED = "finished"
     STOPPED = "stopped"  # a stop rule or a caller stopped it; skipped cases can be resumed
     INTERRUPTED = "interrupted"  # Ctrl-C or an error: what finished is saved
 
-
-# -- where requests go -------------------------------------------------------------------------
-
-
-def _http_url(url: str, what: str) -> str:
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise InvalidArgument(f"{what} must be an http(s) URL, got {url!r}")
-    return url
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a sweep sends its requests. Build one with :meth:`mock`, :meth:`navtalk`, :meth:`base_url`,
-    :meth:`urls`, or :meth:`parse` (the command line's ``--target`` words)."""
-
-    kind: TargetKind
-    generate_url: str
-    status_url: str
-    license: str = field(default="", repr=False)
-    #: the bundled mock's settings, seed and clock (kind MOCK only)
-    mock_config: SimulatorConfig | None = None
-    seed: int = 0
-    clock: MockClock = MockClock.VIRTUAL
-    #: run directories recorded with ``record=True`` that the mock answers from (see cassette)
-    replay: tuple[str, ...] = ()
-
-    @classmethod
-    def mock(cls, *, config: SimulatorConfig | None = None, clock: MockClock | str = MockClock.VIRTUAL,
-             seed: int = 0, license: str | None = None,
-             replay: Sequence[str | os.PathLike[str]] = ()) -> Target:
-        """The bundled simulator in this process (no licence, no network); ``replay`` answers from recordings."""
-        try:
-            clock = MockClock(clock)
-        except ValueError:
-            raise InvalidArgument(f"clock must be 'virtual' or 'real', got {clock!r}") from None
-        return cls(TargetKind.MOCK, f"{_MOCK_BASE}/generate", f"{_MOCK_BASE}/query_status",
-                   license or MOCK_LICENSE, config, seed, clock, tuple(map(str, replay)))
-
-    @classmethod
-    def navtalk(cls, *, license: str | None = None, env: Mapping[str, str] | None = None) -> Target:
-        """The vendor's two hosts, or ``NAVTALK_GENERATE_URL`` / ``NAVTALK_STATUS_URL`` when set."""
-        endpoint = Endpoint.from_env(license=license, env=env)
-        return cls(TargetKind.URL, endpoint.generate_url, endpoint.status_url, endpoint.license)
-
-    @classmethod
-    def base_url(cls, url: str, *, license: str | None = None, env: Mapping[str, str] | None = None) -> Target:
-        """One base serving ``/generate`` and ``/query_status`` (``navtalk-sweep mock``, a proxy)."""
-        base = _http_url(url, "a target URL").rstrip("/")
-        return cls.urls(f"{base}/generate", f"{base}/query_status", license=license, env=env)
-
-    @classmethod
-    def urls(cls, generate_url: str, status_url: str, *, license: str | None = None,
-             env: Mapping[str, str] | None = None) -> Target:
-        """Two explicit endpoint URLs."""
-        endpoint = Endpoint.from_env(license=license, generate_url=_http_url(generate_url, "generate_url"),
-                                     status_url=_http_url(status_url, "status_url"), env=env)
-        return cls(TargetKind.URL, endpoint.generate_url, endpoint.status_url, endpoint.license)
-
-    @classmethod
-    def parse(cls, text: str | None, *, license: str | None = None, seed: int = 0,
-              mock_config: SimulatorConfig | None = None, clock: MockClock | str = MockClock.VIRTUAL,
-              saved: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Target:
-        """``mock``, ``navtalk`` or a base URL; None: where a resumed run was sent (``saved``), else the
-        service the environment names, else the bundled mock."""
-        env = os.environ if env is None else env
-        if text is None and saved:
-            if saved.get("kind") == TargetKind.MOCK:
-                return cls.mock(config=mock_config, clock=clock, seed=seed, license=license)
-            return cls.urls(str(saved.get("generate_url") or DEFAULT_GENERATE_URL),
-                            str(saved.get("status_url") or DEFAULT_STATUS_URL), license=license, env=env)
-        if text is None:
-            text = "navtalk" if env.get("NAVTALK_GENERATE_URL") or env.get("NAVTALK_STATUS_URL") else "mock"
-        if text == "mock":
-            return cls.mock(config=mock_config, clock=clock, seed=seed, license=license)
-        if text == "navtalk":
-            return cls.navtalk(license=license, env=env)
-        return cls.base_url(text, license=license, env=env)
-
-    @property
-    def endpoint(self) -> Endpoint:
-        return Endpoint(self.license, self.generate_url, self.status_url)
-
-    @property
-    def paid(self) -> bool:
-        """True when a submit may cost money (anything but the bundled mock)."""
-        return self.kind is not TargetKind.MOCK
-
-    def describe(self) -> dict[str, Any]:
-        """For run.json and reports: the licence redacted."""
-        return {"kind": self.kind.value, "generate_url": self.generate_url, "status_url": self.status_url,
-                "license": redact_license(self.license)}
 
 
 # -- what to run -----------------------------------------------------------------------------------
@@ -494,7 +388,7 @@ class Sweep:
     def _attach_posters(self, records: list[CaseRecord]) -> list[CaseRecord]:
         """Each case whose face is a local file gets a preview of its controls (the report's poster)."""
         cases = {case.case_id: case for job in self.jobs for case in job.cases}
-        poster = _poster_maker(self.run_dir)
+        poster = poster_maker(self.run_dir)
         out = []
         for rec in records:
             case = cases.get(rec.case_id)
@@ -516,53 +410,6 @@ class Sweep:
                 rec = rec.replace(video=f"videos/{dest.name}")
             out.append(rec)
         return out
-
-
-def _poster_maker(run_dir: Path) -> Callable[[str, Mapping[str, Any]], str | None]:
-    """Draws (once per face file and controls) the preview a case's video is shown over in the report."""
-    from navtalk_sweep.analysis._io import read_face
-    from navtalk_sweep.analysis.face import Controls, detect_face
-    from navtalk_sweep.analysis.preview import cell, framing, write_png
-
-    faces: dict[str, Any] = {}
-
-    def poster(path: str, request: Mapping[str, Any]) -> str | None:
-        if path not in faces:
-            try:
-                frames = read_face(Path(path).read_bytes())
-            except OSError:
-                frames = []
-            face = detect_face(frames[0]) if frames else None
-            faces[path] = (frames[0], face, framing(face)) if face is not None else None
-        found = faces[path]
-        if found is None:
-            return None
-        controls = Controls.of(request)
-        name = hashlib.sha256(f"{path}|{controls!r}".encode()).hexdigest()[:16]
-        dest = run_dir / "posters" / f"{name}.png"
-        if not dest.is_file():
-            dest.parent.mkdir(exist_ok=True)
-            write_png(dest, cell(found[0], found[1], controls, controls.label(), found[2]))
-        return dest.relative_to(run_dir).as_posix()
-
-    return poster
-
-
-def measure_video(video: Path, run_dir: Path) -> dict[str, Any]:
-    """Record fields measured in a downloaded video: ``metrics``, ``notes``, ``images`` (the mouth strip)."""
-    from navtalk_sweep.analysis.metrics import analyse_video
-    from navtalk_sweep.analysis.preview import write_png
-
-    try:
-        found = analyse_video(video)
-    except Exception as exc:  # noqa: BLE001 - a video the decoder chokes on is a note, not a lost run
-        return {"notes": (f"could not measure the video: {one_line(str(exc))}",)}
-    out: dict[str, Any] = {"metrics": found.values, "notes": tuple(found.notes)}
-    if found.mouth_strip is not None:
-        strip = video.with_suffix(".mouths.png")
-        write_png(strip, found.mouth_strip)
-        out["images"] = {"mouths": strip.relative_to(run_dir).as_posix()}
-    return out
 
 
 def _now_text() -> str:

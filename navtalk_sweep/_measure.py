@@ -1,0 +1,59 @@
+"""What a run measures and draws of the faces it can see: the report's posters, the video metrics."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from navtalk_sweep.errors import one_line
+
+__all__ = ["measure_video", "poster_maker"]
+
+
+def poster_maker(run_dir: Path) -> Callable[[str, Mapping[str, Any]], str | None]:
+    """Draws (once per face file and controls) the preview a case's video is shown over in the report."""
+    from navtalk_sweep.analysis._io import read_face
+    from navtalk_sweep.analysis.face import Controls, detect_face
+    from navtalk_sweep.analysis.preview import cell, framing, write_png
+
+    faces: dict[str, Any] = {}
+
+    def poster(path: str, request: Mapping[str, Any]) -> str | None:
+        if path not in faces:
+            try:
+                frames = read_face(Path(path).read_bytes())
+            except OSError:
+                frames = []
+            face = detect_face(frames[0]) if frames else None
+            faces[path] = (frames[0], face, framing(face)) if face is not None else None
+        found = faces[path]
+        if found is None:
+            return None
+        controls = Controls.of(request)
+        name = hashlib.sha256(f"{path}|{controls!r}".encode()).hexdigest()[:16]
+        dest = run_dir / "posters" / f"{name}.png"
+        if not dest.is_file():
+            dest.parent.mkdir(exist_ok=True)
+            write_png(dest, cell(found[0], found[1], controls, controls.label(), found[2]))
+        return dest.relative_to(run_dir).as_posix()
+
+    return poster
+
+
+def measure_video(video: Path, run_dir: Path) -> dict[str, Any]:
+    """Record fields measured in a downloaded video: ``metrics``, ``notes``, ``images`` (the mouth strip)."""
+    from navtalk_sweep.analysis.metrics import analyse_video
+    from navtalk_sweep.analysis.preview import write_png
+
+    try:
+        found = analyse_video(video)
+    except Exception as exc:  # noqa: BLE001 - a video the decoder chokes on is a note, not a lost run
+        return {"notes": (f"could not measure the video: {one_line(str(exc))}",)}
+    out: dict[str, Any] = {"metrics": found.values, "notes": tuple(found.notes)}
+    if found.mouth_strip is not None:
+        strip = video.with_suffix(".mouths.png")
+        write_png(strip, found.mouth_strip)
+        out["images"] = {"mouths": strip.relative_to(run_dir).as_posix()}
+    return out
