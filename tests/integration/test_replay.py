@@ -1,5 +1,5 @@
-"""Record a run against a faulty standalone mock, replay it with that mock gone: same outcomes, same
-statuses, polls within two; nothing secret in the cassette."""
+"""Record a run against a faulty standalone mock, replay it with that mock gone: same outcomes, the
+recorded statuses in order, polls within two; nothing secret in the cassette."""
 
 from __future__ import annotations
 
@@ -54,11 +54,14 @@ def test_a_recorded_faulty_run_replays_the_same_with_the_service_gone(tmp_path):
     for case_id, old in recorded.items():
         new = replayed[case_id]
         assert new["outcome"] == old["outcome"], (old, new)
-        # a leading 'started' depends on whether the first poll beat the end of 'started' by a few ms
-        seen = lambda r: [h["status"] for h in r["status_history"]][1 if r["status_history"][:1] and
-                                                                      r["status_history"][0]["status"] == "started"
-                                                                      else 0:]
-        assert seen(new) == seen(old)
+        # each run polls on its own real clock: a replayed poll later than its recorded twin skips the
+        # progress answers a later recorded one already supersedes (docs/replay.md), and a first poll a few
+        # ms apart sees or misses 'started'; so the replayed statuses are the recorded ones in order, some
+        # progress perhaps left out, with the same end (seen in CI: ['done'] for ['processing', 'done'])
+        seen = [h["status"] for h in new["status_history"]]
+        recorded_statuses = iter(h["status"] for h in old["status_history"])
+        assert all(status in recorded_statuses for status in seen), (old["status_history"], seen)
+        assert seen[-1:] == [h["status"] for h in old["status_history"]][-1:]
         assert new["final_status"] == old["final_status"]
         # polls follow each run's own real clock: a final answer is withheld until its recorded age, so a
         # loaded machine (both runs share two cores with the rest of the suite) costs a poll or two more
