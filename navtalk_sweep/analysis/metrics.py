@@ -80,9 +80,8 @@ def _windowed_corr(x: np.ndarray, y: np.ndarray, window: int, hop: int) -> float
     return float(np.mean(scores)) if scores else 0.0
 
 
-def _correlations(grid: np.ndarray, opening: np.ndarray, speech: np.ndarray, band: tuple[float, float]) -> dict[int, float]:
-    """Whole-clip Pearson correlation of mouth and speech envelope at each offset (frame steps) searched."""
-    t, level = envelope(speech, band=band)
+def _correlations(grid: np.ndarray, opening: np.ndarray, t: np.ndarray, level: np.ndarray) -> dict[int, float]:
+    """Whole-clip Pearson correlation of mouth and speech envelope (``level`` at ``t``) at each offset searched."""
     out: dict[int, float] = {}
     if not len(level):
         return out
@@ -123,12 +122,12 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     # separates true speech from wrong speech. The score is the windowed mean at the offset viewers
     # accept where the F2 correlation peaks: a mouth that follows the speech only 0.3 s late is not
     # in sync, and scoring at every offset searched would let unrelated speech find a chance match
-    timing, scoring = _correlations(grid, opening, speech, BAND), _correlations(grid, opening, speech, F2_BAND)
+    t, level = envelope(speech, band=F2_BAND)
+    timing, scoring = _correlations(grid, opening, *envelope(speech, band=BAND)), _correlations(grid, opening, t, level)
     if not timing or not scoring:
         return LipSync(0.0, 0.0)
     accepted = [k for k in scoring if ACCEPTED[0] - 1e-9 <= k / GRID_FPS <= ACCEPTED[1] + 1e-9]
     in_sync = max(accepted, key=lambda k: (scoring[k], -abs(k))) if accepted else round(_peak(scoring) * GRID_FPS)
-    t, level = envelope(speech, band=F2_BAND)
     loud = np.interp(grid + in_sync / GRID_FPS, t, level, left=np.nan, right=np.nan)
     ok = ~np.isnan(loud)
     window, hop = round(SYNC_WINDOW * GRID_FPS), round(SYNC_HOP * GRID_FPS)
