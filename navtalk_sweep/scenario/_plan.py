@@ -160,16 +160,15 @@ class ScenarioPlan:
 
     def count(self) -> int:
         """How many cases the scenario runs, without building them."""
+        if self.sample.method == "pairwise":
+            return len(self._pairwise) + len(self.include)
+        try:
+            grid = self.grid.count()
+        except GridTooLarge as exc:
+            raise ScenarioError(f"scenario '{self.name}': {exc}", path=self.source) from None
         if self.sample.method == "random":
             assert self.sample.n is not None
-            grid = min(self.sample.n, self.grid.count())
-        elif self.sample.method == "pairwise":
-            grid = len(self._pairwise)
-        else:
-            try:
-                grid = self.grid.count()
-            except GridTooLarge as exc:
-                raise ScenarioError(f"scenario '{self.name}': {exc}", path=self.source) from None
+            grid = min(self.sample.n, grid)
         return grid + len(self.include)
 
     def __len__(self) -> int:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import resource
 import subprocess
 import sys
@@ -13,7 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from navtalk_sweep.cli import main
+from navtalk_sweep.cli import build_parser, main
+from tests.bounded import bounded
+
+build_parser()  # imports every command module here, once, not in each forked child under tracemalloc
 
 HEAD = """name: hostile
 inputs:
@@ -48,20 +49,44 @@ def test_validate_and_plan_of_any_scenario_stay_small(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("s") / "hostile.yaml"
     path.write_text(text, encoding="utf-8")
     for argv in (["validate", str(path)], ["plan", str(path), "--show", "3"]):
-        out, err = io.StringIO(), io.StringIO()
-        tracemalloc.start()
-        try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                code = main(argv)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        # in a child capped at 256 MiB more and 20 s of CPU: a draw that runs away fails, it cannot hang CI
+        done = bounded(lambda argv=argv: _traced(argv))
+        assert not done.stopped, (argv[0], done.stopped, text)
+        assert done.code is not None
+        code, peak = divmod(done.code, 2**40)
         assert peak < 64 * 2**20, (argv[0], peak)
-        errors = [line for line in err.getvalue().splitlines() if ": warning: " not in line]
+        errors = [line for line in done.err.splitlines() if ": warning: " not in line]
         if code == 0:
             assert not errors
         else:
-            assert code == 2 and len(errors) == 1 and errors[0].startswith(str(path)), err.getvalue()
+            assert code == 2 and len(errors) == 1 and errors[0].startswith(str(path)), done.err
+
+
+def _traced(argv: list[str]) -> int:
+    """The CLI's exit code and its peak of traced memory, in one int (code * 2^40 + peak)."""
+    tracemalloc.start()
+    try:
+        code = main(argv)
+        return code * 2**40 + tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("text", [
+    HEAD + "matrix:\n  bbox_shift: {from: 0, to: 100000000, step: 1}\nsample: {method: pairwise}\n",
+    HEAD + "matrix:\n" + "".join(f"  {axis}: {{from: 0, to: 4000000000, step: 1}}\n"
+                                 for axis in ("bbox_shift", "extra_margin", "left_cheek_width"))
+    + "sample: {method: random, n: 5, seed: 3}\n",
+], ids=["pairwise-one-huge-axis", "random-over-2^95"])
+def test_the_draws_that_hung_or_crashed_answer_in_one_line(tmp_path, text):
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text, encoding="utf-8")
+    for argv in (["validate", str(path)], ["plan", str(path), "--show", "3"]):
+        done = bounded(lambda argv=argv: main(argv))
+        assert not done.stopped, (argv[0], done.stopped)
+        errors = [line for line in done.err.splitlines() if ": warning: " not in line]
+        assert done.code in (0, 2), done
+        assert "Traceback" not in done.err and len(errors) == (done.code == 2), done.err
 
 
 HUGE = HEAD + "matrix:\n  bbox_shift: {from: -1000000000, to: 1000000000, step: 1}\n"
