@@ -84,6 +84,17 @@ def read_face(source: Source) -> list[np.ndarray]:
         return []
 
 
+def comment_of(source: Source) -> str:
+    """The container's ``comment`` metadata ("" when none or unreadable)."""
+    import av
+
+    try:
+        with av.open(_handle(source)) as container:
+            return str(container.metadata.get("comment", ""))
+    except (av.FFmpegError, ValueError, OSError):
+        return ""
+
+
 def read_speech(source: Source, rate: int = RATE) -> np.ndarray | None:
     """The first audio stream as mono float32 samples at ``rate``, or None when there is none."""
     import av
@@ -105,12 +116,14 @@ def read_speech(source: Source, rate: int = RATE) -> np.ndarray | None:
 
 
 def write_mp4(frames: Iterable[np.ndarray], fps: float, speech: np.ndarray | None, rate: int = RATE,
-              *, crf: int = 28) -> bytes:
-    """H.264 + AAC in MP4 from RGB frames (even sizes) and mono float samples."""
+              *, crf: int = 28, comment: str | None = None) -> bytes:
+    """H.264 + AAC in MP4 from RGB frames (even sizes) and mono float samples; ``comment`` in its metadata."""
     import av
 
     buf = io.BytesIO()
     with av.open(buf, mode="w", format="mp4") as out:
+        if comment is not None:
+            out.metadata["comment"] = comment
         video = out.add_stream("libx264", rate=round(fps), options={"preset": "ultrafast", "crf": str(crf)})
         video.pix_fmt = "yuv420p"
         audio = out.add_stream("aac", rate=rate, layout="mono") if speech is not None else None

@@ -90,6 +90,19 @@ class Face:
         """Where MuseTalk's landmark 29 sits: two thirds down the nose bridge, from its top to the tip."""
         return self._y(_NOSE_TOP) + (self._y(_NOSE_TIP) - self._y(_NOSE_TOP)) * 2 / 3
 
+    def bridge(self) -> tuple[float, float, float, float]:
+        """y of MuseTalk's landmarks 27-30 (68-point): the nose bridge from between the eyes to the tip,
+        spaced evenly as the 68-point model places them."""
+        top, tip = self._y(_NOSE_TOP), self._y(_NOSE_TIP)
+        return top, top + (tip - top) / 3, top + (tip - top) * 2 / 3, tip
+
+    @property
+    def suggested_shift(self) -> tuple[int, int]:
+        """MuseTalk's "Manually adjust range: [-a~b]" for this face: a = y(lm30) - y(lm29),
+        b = y(lm29) - y(lm28), in pixels of the image (``musetalk/utils/preprocessing.py``)."""
+        _, y28, y29, y30 = self.bridge()
+        return -int(y30 - y29), int(y29 - y28)
+
     @property
     def chin_y(self) -> float:
         return max(self._y(_CHIN), float(self.outline[:, 1].max()))

@@ -1,10 +1,17 @@
-"""The simulated result: the given face, its mouth region opening and closing with the speech.
+"""The simulated result: the given face, its lower half regenerated the way MuseTalk does it.
 
-Not a lip-sync model: a picture of what the face controls select. The part of the face below
-the mask line, inside the blend region the controls define, is stretched so the lips part and
-the jaw drops in proportion to the speech's loudness, and brightens a little with it (so the
-whole regenerated region is seen to change); everything else is the input, untouched.
-A bbox_shift sweep therefore shows the animated region move, a cheek-width sweep shows it widen.
+Not a lip-sync model: a picture of what the face controls select and do. For each frame the crop
+the controls define is taken to MuseTalk's working size (256 x 256), its mouth opened by warping
+the face's own pixels (the lower lip and the jaw drop with the speech's loudness, the upper lip
+lifts a little), resized back and pasted through the blend region, so only pixels inside the
+crop, below the mask line and inside the blend mask change. ``docs/metrics.md`` ("The simulated
+render") gives each mechanism and its source:
+
+- how far the lips move follows where the mask line sits between landmarks 28 and 30
+  (MuseTalk's ``assets/BBOX_SHIFT.md``); toward 28 the rest of the region loses detail instead;
+- the round trip through 256 px softens a large face's mouth, not a small one's;
+- the generator paints skin: where the blend region leaves the skin its colour shows as a seam;
+- a jaw dropped past the crop's lower edge is cut there.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
@@ -30,14 +38,109 @@ FPS: Final = 25
 MARK: Final = "SIMULATED"
 #: faces larger than this are rendered at this size (the controls' pixels scaled with them)
 MAX_SIDE: Final = 720
-#: jaw drop at full loudness, as a share of the mouth's width
-DROP: Final = 0.3
-#: how much brighter the regenerated region gets at full loudness (0..255)
-SHADE: Final = 16.0
+#: MuseTalk's working size: the face crop is regenerated at 256 x 256 and resized back
+WORK: Final = 256
+#: jaw drop at full loudness with the mask line on landmark 30, as a share of the mouth's width
+DROP: Final = 0.32
+#: the upper lip's lift, as a share of the jaw's drop
+LIFT: Final = 0.2
+#: an open mouth's inside: the lips' own pixels, this much darker
+CAVITY: Final = 0.45
+#: the generator's colour: the regenerated region drifts by this many levels toward warm, and off
+#: the skin it paints skin, this much of the way
+DRIFT: Final = np.array([7.0, 4.0, 2.0], dtype=np.float32)
+OFF_SKIN: Final = 0.55
 #: openness is drawn in this many steps (a still face is drawn once per step)
 LEVELS: Final = 32
-_Shape = tuple[Face, Regions, np.ndarray, tuple[int, int, int, int]]
-_INSIDE: Final = np.array([70, 28, 34], dtype=np.float32)  # the dark of an open mouth
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One source frame, ready to be drawn at any openness."""
+
+    rgb: np.ndarray  # the source frame (uint8)
+    area: Regions
+    box: tuple[int, int, int, int]  # the crop, clipped to the frame
+    alpha: np.ndarray  # float32 blend alpha over the crop
+    work: np.ndarray  # float32 WORK x WORK x 3: what the generator makes of the crop, mouth shut
+    mouth: tuple[float, float, float, float]  # lip line y, mouth centre x, mouth width, lip top y (work px)
+    gain: float  # jaw drop at full loudness (work px)
+
+
+def lip_gain(face: Face, mask_line: float) -> float:
+    """0..1: where the mask line sits between landmark 28 (0) and landmark 30 (1)."""
+    _, y28, _, y30 = face.bridge()
+    return float(np.clip((mask_line - y28) / max(1.0, y30 - y28), 0.0, 1.0))
+
+
+def _stage(rgb: np.ndarray, face: Face, controls: Controls) -> _Stage | None:
+    import cv2
+
+    h, w = rgb.shape[:2]
+    area = regions(face, controls)
+    x1, y1, x2, y2 = area.face_box
+    box = (max(0, x1), max(0, y1), min(w, x2), min(h, y2))
+    bx1, by1, bx2, by2 = box
+    if bx2 - bx1 < 8 or by2 - by1 < 8:
+        return None
+    alpha = np.ascontiguousarray(area.alpha(w, h)[by1:by2, bx1:bx2])
+    crop = rgb[by1:by2, bx1:bx2]
+    sx, sy = WORK / (bx2 - bx1), WORK / (by2 - by1)
+    work = cv2.resize(crop, (WORK, WORK), interpolation=cv2.INTER_AREA).astype(np.float32)
+    # the generator paints skin: off the face's outline its output is pulled toward the skin's colour
+    oval = ((face.hull("oval") - np.array([bx1, by1])) * np.array([sx, sy])).astype(np.int32)
+    skin = np.zeros((WORK, WORK), np.uint8)
+    cv2.fillPoly(skin, [oval], 255)
+    lower = skin.copy()
+    lower[: WORK // 2] = 0
+    tone = np.asarray(cv2.mean(work, mask=lower if lower.any() else skin)[:3], dtype=np.float32)
+    off = cv2.GaussianBlur((skin == 0).astype(np.float32), (0, 0), 3)[..., None] * OFF_SKIN
+    work = work * (1 - off) + tone * off + DRIFT
+    # the mask line far from the mouth: the audio drives less of the lips and more of the rest,
+    # which loses detail ("facial disappearance", BBOX_SHIFT.md)
+    t = lip_gain(face, area.mask_line)
+    cx, lip = face.mouth_center
+    mx, ly, mw = (cx - bx1) * sx, (lip - by1) * sy, face.mouth_width * sx
+    soft = (1 - t) * 1.6
+    if soft > 0.05:
+        blurred = cv2.GaussianBlur(work, (0, 0), soft)
+        yy, xx = np.mgrid[0:WORK, 0:WORK].astype(np.float32)
+        keep = np.clip(((xx - mx) / (0.9 * mw)) ** 2 + ((yy - ly) / (0.6 * mw)) ** 2 - 1, 0, 1)[..., None]
+        work = work * (1 - keep) + blurred * keep
+    top = (face.points[0, 1] - by1) * sy  # the upper lip's outer edge (mesh point 0)
+    return _Stage(rgb, area, box, alpha, work, (ly, mx, mw, float(top)), DROP * mw * (0.25 + 0.75 * t))
+
+
+def _draw(stage: _Stage, openness: float) -> np.ndarray:
+    """One frame: the stage's crop with the mouth open by ``openness`` (0..1), resized back and blended."""
+    import cv2
+
+    work = stage.work
+    if openness > 0.01:
+        ly, mx, mw, top = stage.mouth
+        xs = np.arange(WORK, dtype=np.float32)[None, :]
+        ys = np.arange(WORK, dtype=np.float32)[:, None]
+        bump = np.clip(np.cos(np.clip((xs - mx) / (0.55 * mw), -1, 1) * np.pi / 2), 0, 1) ** 1.5  # the mouth, corners shut
+        drop = stage.gain * openness * bump  # per column: the jaw, lower lip and chin move down rigidly
+        lift = LIFT * drop
+        top = min(top, ly - 1.0)
+        src = ys + np.zeros_like(drop)
+        upper = (ys >= top) & (ys < ly - lift)  # the upper lip, squeezed up by ``lift``
+        src = np.where(upper, top + (ys - top) * (ly - top) / np.maximum(1.0, ly - lift - top), src)
+        gap = (ys >= ly - lift) & (ys < ly + drop)
+        src = np.where(gap, ly, src)  # the lips' meeting line, stretched over the opening
+        src = np.where(ys >= ly + drop, ys - drop, src)  # what passes the crop's lower edge is cut there
+        map_x = np.broadcast_to(xs, src.shape).astype(np.float32)
+        work = cv2.remap(work, map_x, src.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        shade = np.where(gap & (drop > 0.5), CAVITY, 1.0).astype(np.float32)
+        work = work * cv2.GaussianBlur(shade, (0, 0), 1.0)[..., None]
+    bx1, by1, bx2, by2 = stage.box
+    back = cv2.resize(work, (bx2 - bx1, by2 - by1), interpolation=cv2.INTER_LINEAR)
+    crop = stage.rgb[by1:by2, bx1:bx2].astype(np.float32)
+    a = stage.alpha[..., None]
+    out = stage.rgb.copy()
+    out[by1:by2, bx1:bx2] = np.clip(np.rint(crop + a * (back - crop)), 0, 255).astype(np.uint8)
+    return out
 
 
 def _tone_speech(text: str, seconds: float) -> np.ndarray:
@@ -71,66 +174,19 @@ def speech_for_text(text: str, seconds: float) -> np.ndarray:
     return _tone_speech(text, seconds)
 
 
-def _extent(alpha: np.ndarray) -> tuple[int, int, int, int]:
-    """The bounding box (x1, y1, x2, y2) of where ``alpha`` blends anything in."""
-    ys, xs = np.nonzero(alpha > 0.004)
-    if not len(ys):
-        return 0, 0, 0, 0
-    return int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1
+def mark_box(width: int, height: int) -> tuple[int, int, int, int]:
+    """Where the ``SIMULATED`` mark is drawn (x1, y1, x2, y2): measures leave it out of a simulated video."""
+    scale = max(0.4, width / 900)
+    return 0, max(0, height - 10 - int(34 * scale)), min(width, 16 + int(190 * scale)), height
 
 
-def _animate(rgb: np.ndarray, face: Face, area: Regions, alpha: np.ndarray, box: tuple[int, int, int, int],
-             openness: float) -> np.ndarray:
-    """One frame: the region below the mask line stretched open by ``openness`` (0..1), blended by ``alpha``
-    inside ``box`` (its extent)."""
-    import cv2
-
-    h = rgb.shape[0]
-    x1, y1, x2, y2 = box
-    if openness <= 0.01 or x2 - x1 < 4 or y2 - y1 < 4:
-        return rgb
-    cx, lip = face.mouth_center
-    top = float(area.mask_line)
-    bottom = float(min(h - 1, area.face_box[3]))
-    if not top < lip < bottom:
-        return rgb
-    xs = np.arange(x1, x2, dtype=np.float32)
-    ys = np.arange(y1, y2, dtype=np.float32)[:, None]
-    reach = max(4.0, 0.6 * face.mouth_width)
-    weight = np.clip(1 - ((xs - cx) / reach) ** 2, 0, 1)[None, :] ** 1.5
-    drop = DROP * face.mouth_width * openness * weight  # per column
-    lift = 0.25 * drop
-    src = ys + np.zeros_like(drop)
-    upper = (ys >= top) & (ys < lip - lift)
-    src = np.where(upper, top + (ys - top) * (lip - top) / np.maximum(1.0, lip - lift - top), src)
-    lower = (ys >= lip + drop) & (ys <= bottom)
-    src = np.where(lower, lip + (ys - lip - drop) * (bottom - lip) / np.maximum(1.0, bottom - lip - drop), src)
-    inside = (ys >= lip - lift) & (ys < lip + drop) & (drop > 0.5)
-    map_x = np.broadcast_to(xs[None, :], src.shape).astype(np.float32)
-    moved = cv2.remap(rgb, map_x, src.astype(np.float32), cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-    moved[inside] = _INSIDE
-    moved += SHADE * openness  # the whole regenerated region changes, not only the lips: the controls show
-    patch = rgb[y1:y2, x1:x2].astype(np.float32)
-    a = alpha[y1:y2, x1:x2, None]
-    out = rgb.copy()
-    out[y1:y2, x1:x2] = (a * moved + (1 - a) * patch).astype(np.uint8)
-    return out
-
-
-def _mark(rgb: np.ndarray, area: Regions | None) -> np.ndarray:
+def _mark(rgb: np.ndarray) -> np.ndarray:
     import cv2
 
     h, w = rgb.shape[:2]
     scale = max(0.4, w / 900)
     cv2.putText(rgb, MARK, (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 3, cv2.LINE_AA)
     cv2.putText(rgb, MARK, (8, h - 10), cv2.FONT_HERSHEY_SIMPLEX, scale, (200, 40, 40), 1, cv2.LINE_AA)
-    if area is not None:  # the crop's corners: a bbox_shift sweep shows the crop move
-        x1, y1, x2, y2 = area.face_box
-        arm = max(6, (x2 - x1) // 10)
-        for x, y, dx, dy in ((x1, y1, 1, 1), (x2, y1, -1, 1), (x1, y2, 1, -1), (x2, y2, -1, -1)):
-            cv2.line(rgb, (x, y), (x + dx * arm, y), (250, 210, 60), 1, cv2.LINE_AA)
-            cv2.line(rgb, (x, y), (x, y + dy * arm), (250, 210, 60), 1, cv2.LINE_AA)
     return rgb
 
 
@@ -159,57 +215,52 @@ def _fit(frames: list[np.ndarray], controls: Controls) -> tuple[list[np.ndarray]
 
 def render_result(face_media: bytes, speech: np.ndarray, controls: Controls | None = None) -> bytes | None:
     """An MP4 of ``face_media`` (a still or a video) animated by ``speech`` (16 kHz mono), or None
-    when the media cannot be read or holds no face."""
+    when the media cannot be read or holds no face. The same input always gives the same bytes."""
     frames = read_face(face_media)
     if not frames:
         return None
     frames, controls = _fit(frames, controls or Controls())
     seconds = max(0.5, len(speech) / RATE)
     count = max(1, math.ceil(seconds * FPS))
-    times = np.arange(count) / FPS
-    loud = loudness_at(speech, times)
+    loud = loudness_at(speech, np.arange(count) / FPS)
     openness = np.clip((loud - 0.25) / 0.6, 0, 1)  # silence and breath stay shut
-    h, w = frames[0].shape[:2]
     tracker = FaceTracker(video=len(frames) > 1)
-    geometry: dict[int, _Shape | None] = {}
+    stages: dict[int, _Stage | None] = {}
 
-    def shape_of(index: int) -> _Shape | None:
-        if index not in geometry:
+    def stage_of(index: int) -> _Stage | None:
+        if index not in stages:
             face = tracker.find(frames[index])
-            if face is None:
-                geometry[index] = None
-            else:
-                area = regions(face, controls)
-                alpha = area.alpha(w, h)
-                geometry[index] = (face, area, alpha, _extent(alpha))
-        return geometry[index]
+            stages[index] = None if face is None else _stage(frames[index], face, controls)
+        return stages[index]
 
-    if shape_of(0) is None:
+    if stage_of(0) is None:
         tracker.close()
         return None
 
-    drawn: dict[tuple[int, int], np.ndarray] = {}  # a still is drawn once per openness level
+    drawn: dict[int, np.ndarray] = {}  # a still is drawn once per openness level
 
     def produce() -> Iterator[np.ndarray]:
         order = _pingpong(len(frames))
-        last = geometry[0]
+        last = stages[0]
         for i in range(count):
             index = next(order)
-            found = shape_of(index) or last
-            last = found
-            assert found is not None
-            face, area, alpha, box = found
+            found = stage_of(index)
             level = round(float(openness[i]) * LEVELS)
-            if (index, level) not in drawn:
-                frame = _mark(_animate(frames[index], face, area, alpha, box, level / LEVELS), area)
-                if len(frames) > 1:
-                    yield frame
-                    continue
-                drawn[(index, level)] = frame
-            yield drawn[(index, level)]
+            if found is None:  # no face in this frame: it passes as it is, as MuseTalk keeps the last box
+                found = last if last is not None and last.rgb is frames[index] else None
+            if found is None:
+                yield _mark(frames[index].copy())
+                continue
+            last = found
+            if len(frames) > 1:
+                yield _mark(_draw(found, level / LEVELS))
+                continue
+            if level not in drawn:
+                drawn[level] = _mark(_draw(found, level / LEVELS))
+            yield drawn[level]
 
     try:
-        return write_mp4(produce(), FPS, speech)
+        return write_mp4(produce(), FPS, speech, comment=MARK)
     finally:
         tracker.close()
 

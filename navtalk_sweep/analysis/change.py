@@ -1,0 +1,223 @@
+"""What a returned video changed of the face that was sent: where, how visibly, how sharply.
+
+Each measure compares the video's frames with the source face (a still, or a video's frames in
+step with the result's) on a blurred copy, so compression noise, which changes from frame to
+frame, is averaged away by a median over frames, while a change the service made (a pasted,
+recoloured or regenerated region) stays. ``docs/metrics.md`` ("What the controls change") gives
+the formulas, the perturbations they were validated on and when not to trust them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+
+__all__ = ["ChangeCollector", "ChangeMeasures", "Comparison"]
+
+#: frames compared at most (spread over the video): the median needs a few dozen, not all
+MAX_FRAMES: Final = 24
+#: the blur (sigma, px at 256 px across) the comparison is made on: compression's blocks and ringing go
+#: (on a still face re-encoded at CRF 28 the static error outside the region is then under 1.2 levels
+#: in 95 % of pixels)
+BLUR_AT_256: Final = 2.5
+#: a pixel changed when the median difference (levels, 0..255) passes this, or its 90th percentile
+#: over frames passes MOVED (motion: the mouth opens in only some frames)
+CHANGED, MOVED = 2.0, 10.0
+#: the seam is measured across this many px (at 256 px across) on each side of the region's edge
+SEAM_REACH: Final = 3.0
+
+
+@dataclass
+class ChangeMeasures:
+    values: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    changed: np.ndarray | None = None  # bool mask of the region that changed (for pictures and tests)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What the measures need besides the frames: the predicted region and the faces' mouth boxes."""
+
+    predicted: np.ndarray | None = None  # float 0..1 over the frame: the blend region the controls predict
+    mask_line: float | None = None  # y of the predicted mask line
+    ignore: tuple[int, int, int, int] | None = None  # a box left out (the simulator's mark)
+
+
+def _grey_blur(rgb: np.ndarray, sigma: float) -> np.ndarray:
+    import cv2
+
+    return np.asarray(cv2.GaussianBlur(rgb.astype(np.float32), (0, 0), sigma))
+
+
+def _component(mask: np.ndarray) -> np.ndarray:
+    """The largest connected part of ``mask`` with the parts that touch it once closed (a region, not specks)."""
+    import cv2
+
+    closed = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                                                                                                  (7, 7)))
+    opened = cv2.morphologyEx(closed, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(opened, connectivity=8)
+    if count <= 1:
+        return np.zeros(mask.shape, bool)
+    biggest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return np.asarray(labels == biggest)
+
+
+def _top_edge(region: np.ndarray) -> float | None:
+    """The first row where the region is at least a quarter as wide as at its widest."""
+    widths = region.sum(1)
+    if not widths.any():
+        return None
+    rows = np.nonzero(widths >= 0.25 * widths.max())[0]
+    return float(rows[0])
+
+
+def _seam(diff: np.ndarray, region: np.ndarray, reach: float) -> float:
+    """The step of the change across the region's edge beyond the same step measured inside and outside it.
+
+    ``diff`` is the signed median change per pixel and channel. Rings of pixels at signed distance d
+    from the edge (negative inside) are averaged; the step at distance d is the colour distance
+    between the rings at d - reach and d + reach. A hard edge steps at 0 and nowhere else; a
+    feathered one steps a little everywhere; so the seam is the step at the edge less the larger
+    of the steps two reaches inside and outside, and 0 when the edge cannot be seen."""
+    import cv2
+
+    if region.sum() < 50 or (~region).sum() < 50:
+        return 0.0
+    inside = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
+    outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 5)
+    signed = np.where(region, -inside + 0.5, outside - 0.5)
+    near = np.abs(signed) < 6 * reach
+    flat, dist = diff[near], signed[near]
+
+    def ring(at: float) -> np.ndarray | None:
+        picked = np.abs(dist - at) < 0.75
+        return flat[picked].mean(0) if picked.sum() >= 10 else None
+
+    def step(at: float) -> float:
+        a, b = ring(at - reach), ring(at + reach)
+        return 0.0 if a is None or b is None else float(np.linalg.norm(a - b))
+
+    return max(0.0, step(0.0) - max(step(-2.5 * reach), step(2.5 * reach)))
+
+
+def _detail(grey: np.ndarray) -> float:
+    """Fine detail: the mean absolute Laplacian (edges of lips and teeth, skin texture)."""
+    import cv2
+
+    return float(np.abs(cv2.Laplacian(grey.astype(np.float32), cv2.CV_32F, ksize=3)).mean())
+
+
+#: the comparison is made at most this size across (the measures' px are scaled back to the frame's)
+WORK_SIDE: Final = 256
+
+
+class ChangeCollector:
+    """Takes frame pairs (result, source) as a video is read; :meth:`result` measures them.
+
+    Keeps at most ``MAX_FRAMES`` pairs spread evenly over however many are offered (every k-th,
+    k doubling when full), each at most ``WORK_SIDE`` px across, so a long video costs no more."""
+
+    def __init__(self, expected: int = 0) -> None:
+        self._diffs: list[np.ndarray] = []
+        self._detail: list[tuple[float, float]] = []
+        self._step = max(1, expected // MAX_FRAMES)  # the frame count, when known, spreads the picks at once
+        self._scale = 1.0
+        self._seen = 0
+        self._source: tuple[int, np.ndarray] | None = None  # a still source is prepared once
+
+    def add(self, rgb: np.ndarray, src: np.ndarray, mouth: tuple[int, int, int, int] | None = None) -> None:
+        import cv2
+
+        index, self._seen = self._seen, self._seen + 1
+        if index % self._step:
+            return
+        if src.shape != rgb.shape:
+            src = cv2.resize(src, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
+        if mouth is not None:
+            x1, y1, x2, y2 = mouth
+            a, b = rgb[max(0, y1):y2, max(0, x1):x2], src[max(0, y1):y2, max(0, x1):x2]
+            if a.size and b.size:
+                self._detail.append((_detail(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)),
+                                     _detail(cv2.cvtColor(b, cv2.COLOR_RGB2GRAY))))
+        self._diffs.append(self._prepare(rgb) - self._prepared(src))
+        if len(self._diffs) >= 2 * MAX_FRAMES:
+            self._diffs = self._diffs[::2]
+            self._step *= 2
+
+    def _prepare(self, rgb: np.ndarray) -> np.ndarray:
+        import cv2
+
+        h, w = rgb.shape[:2]
+        self._scale = min(1.0, WORK_SIDE / max(h, w))
+        if self._scale < 1:
+            rgb = cv2.resize(rgb, (round(w * self._scale), round(h * self._scale)), interpolation=cv2.INTER_AREA)
+        return _grey_blur(rgb, BLUR_AT_256 * max(rgb.shape[:2]) / 256)
+
+    def _prepared(self, src: np.ndarray) -> np.ndarray:
+        if self._source is None or self._source[0] != id(src):
+            self._source = (id(src), self._prepare(src))
+        return self._source[1]
+
+    def result(self, comparison: Comparison) -> ChangeMeasures:
+        return _measure(self._diffs, self._detail, self._scale, comparison)
+
+
+def _shrunk(array: np.ndarray | None, scale: float, shape: tuple[int, int]) -> np.ndarray | None:
+    import cv2
+
+    if array is None or scale >= 1:
+        return array
+    return np.asarray(cv2.resize(array.astype(np.float32), (shape[1], shape[0]), interpolation=cv2.INTER_AREA))
+
+
+def _measure(diffs: list[np.ndarray], detail: list[tuple[float, float]], scale: float,
+             comparison: Comparison) -> ChangeMeasures:
+    import cv2
+
+    out = ChangeMeasures()
+    if len(diffs) < 3:
+        out.notes.append("fewer than 3 frames to compare with the source face: change measures left out")
+        return out
+    stack = np.stack(diffs)  # frames x h x w x 3
+    # a colour-range or gamma difference shifts the whole frame alike: take it out before looking for regions
+    stack -= np.median(stack[:, ::4, ::4].reshape(-1, 3), axis=0)
+    median = np.median(stack, axis=0)
+    static = np.abs(median).max(-1)
+    size = np.abs(stack).max(-1)
+    moving = np.partition(size, int(0.9 * (len(size) - 1)), axis=0)[int(0.9 * (len(size) - 1))]
+    h, w = static.shape
+    valid = np.ones((h, w), bool)
+    if comparison.ignore is not None:
+        x1, y1, x2, y2 = (round(v * scale) for v in comparison.ignore)
+        valid[y1:y2, x1:x2] = False
+    region = _component(((static > CHANGED) | (moving > MOVED)) & valid)
+    if region.any():  # the edge where the change falls to half its level inside: a blend's alpha of 0.5
+        half = max(CHANGED, 0.5 * float(np.median(static[region])))
+        region = _component(((static > half) | (moving > MOVED)) & valid)
+    out.changed = region
+    predicted = _shrunk(comparison.predicted, scale, (h, w))
+    if not region.any():
+        out.notes.append("no region of the face changed against the source: region measures left out")
+    else:
+        if predicted is not None:
+            inside = (predicted >= 0.5) & valid
+            union = (region | inside).sum()
+            out.values["region_iou"] = round(float((region & inside).sum() / union), 3) if union else 0.0
+        top = _top_edge(region)
+        if comparison.mask_line is not None and top is not None:
+            out.values["mask_line_error"] = round(top / scale - comparison.mask_line, 1) + 0.0
+        out.values["seam"] = round(_seam(median, region, SEAM_REACH * max(h, w) / 256), 2)
+    around = cv2.dilate(region.astype(np.uint8), np.ones((9, 9), np.uint8)).astype(bool)
+    if predicted is not None:
+        around |= predicted > 0.02
+    rest = valid & ~around
+    if rest.sum() > 100:
+        out.values["outside_drift"] = round(float(size[:, rest].mean()), 2)
+    if detail:
+        made, had = np.median(np.array(detail), axis=0)
+        if had > 1e-3:
+            out.values["mouth_sharpness"] = round(float(made / had), 3)
+    return out
