@@ -42,16 +42,35 @@ def poster_maker(run_dir: Path) -> Callable[[str, Mapping[str, Any]], str | None
     return poster
 
 
-def measure_video(video: Path, run_dir: Path) -> dict[str, Any]:
-    """Record fields measured in a downloaded video: ``metrics``, ``notes``, ``images`` (the mouth strip)."""
-    from navtalk_sweep.analysis.metrics import analyse_video
+def measure_video(video: Path, run_dir: Path, face: Path | None = None,
+                  request: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Record fields measured in a downloaded video: ``metrics``, ``notes``, ``images`` (the mouth strip).
+
+    Given the ``face`` file the request sent, also what the video changed of it for the request's controls."""
+    from navtalk_sweep.analysis._io import read_face
+    from navtalk_sweep.analysis.face import Controls
+    from navtalk_sweep.analysis.metrics import Reference, analyse_video
     from navtalk_sweep.analysis.preview import write_png
 
+    reference = None
+    notes: tuple[str, ...] = ()
+    if face is not None:
+        try:
+            frames = read_face(face.read_bytes())
+        except OSError:
+            frames = []
+        if frames:
+            reference = Reference(frames[0], Controls.of(request or {}), still=len(frames) == 1)
+        else:
+            notes = (f"the face that was sent ({face.name}) could not be read: what the controls changed "
+                     f"is not measured",)
+    elif request is not None and request.get("character_name"):
+        notes = ("a built-in character's face is not known here: what the controls changed is not measured",)
     try:
-        found = analyse_video(video)
+        found = analyse_video(video, reference=reference)
     except Exception as exc:  # noqa: BLE001 - a video the decoder chokes on is a note, not a lost run
         return {"notes": (f"could not measure the video: {one_line(str(exc))}",)}
-    out: dict[str, Any] = {"metrics": found.values, "notes": tuple(found.notes)}
+    out: dict[str, Any] = {"metrics": found.values, "notes": (*notes, *found.notes)}
     if found.mouth_strip is not None:
         strip = video.with_suffix(".mouths.png")
         write_png(strip, found.mouth_strip)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import hashlib
 import json
 import os
 import shutil
@@ -355,6 +356,33 @@ class Sweep:
 
     def _fetcher(self, client: AsyncNavTalkClient) -> Callable[[str, str], Any]:
         videos = self.run_dir / "videos"
+        cases = {job.key: job.case for job in self.jobs}
+        faces: dict[str, asyncio.Task[Path | None]] = {}
+
+        async def download_face(url: str) -> Path | None:
+            dest = self.run_dir / "faces" / hashlib.sha256(url.encode()).hexdigest()[:16]
+            dest.parent.mkdir(exist_ok=True)
+            try:
+                await client.download(url, dest)
+            except (ClientError, InvalidArgument):
+                return None
+            return dest
+
+        async def face_of(key: str) -> Path | None:
+            """The face file the case sent: its local file, or its URL downloaded once per run."""
+            case = cases.get(key)
+            if case is None:
+                return None
+            url = next((str(case.request[f]) for f in ("image_url", "video_url") if case.request.get(f)), None)
+            if url is None:
+                return None
+            if url in case.files:
+                return Path(case.files[url])
+            if not url.startswith(("http://", "https://")):
+                return None
+            if url not in faces:
+                faces[url] = asyncio.ensure_future(download_face(url))
+            return await faces[url]
 
         async def fetch(key: str, url: str) -> dict[str, Any]:
             videos.mkdir(exist_ok=True)
@@ -365,7 +393,9 @@ class Sweep:
                 out["facts"] = probe_video(str(dest)).as_dict()
             if self.measure:
                 # in a thread: a second of face mesh per video must not stall the polls of other tasks
-                out.update(await asyncio.to_thread(measure_video, dest, self.run_dir))
+                face = await face_of(key)
+                request = cases[key].request if key in cases else None
+                out.update(await asyncio.to_thread(measure_video, dest, self.run_dir, face, request))
             return out
 
         return fetch

@@ -74,14 +74,20 @@ def _top_edge(region: np.ndarray) -> float | None:
     return float(rows[0])
 
 
-def _seam(diff: np.ndarray, region: np.ndarray, reach: float) -> float:
-    """The step of the change across the region's edge beyond the same step measured inside and outside it.
+#: the edge is looked at in this many sectors around the region's centre: a seam is often on part of it only
+SECTORS: Final = 1
 
-    ``diff`` is the signed median change per pixel and channel. Rings of pixels at signed distance d
-    from the edge (negative inside) are averaged; the step at distance d is the colour distance
-    between the rings at d - reach and d + reach. A hard edge steps at 0 and nowhere else; a
-    feathered one steps a little everywhere; so the seam is the step at the edge less the larger
-    of the steps two reaches inside and outside, and 0 when the edge cannot be seen."""
+
+def _seam(diff: np.ndarray, region: np.ndarray, reach: float) -> float:
+    """The colour step of the change across the region's edge, beyond the same step beside it (levels).
+
+    ``diff`` is the signed median change per pixel and channel. In each of ``SECTORS`` sectors around
+    the region's centre, the change is averaged on rings at signed distance d from the edge (negative
+    inside); the step at d is the colour distance between the rings at d - reach and d + reach. A
+    feathered blend steps a little everywhere, a seam steps at the edge: per sector, the step at the
+    edge less the larger of the steps 2.5 reaches inside and outside; the seam is the largest sector's
+    (a seam is often on part of the edge only: a jaw corner, a cheek past the face). 0 when the edge
+    cannot be seen."""
     import cv2
 
     if region.sum() < 50 or (~region).sum() < 50:
@@ -89,18 +95,30 @@ def _seam(diff: np.ndarray, region: np.ndarray, reach: float) -> float:
     inside = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 5)
     outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 5)
     signed = np.where(region, -inside + 0.5, outside - 0.5)
-    near = np.abs(signed) < 6 * reach
+    near = np.abs(signed) < 5 * reach
+    ys, xs = np.nonzero(near)
+    cy, cx = np.argwhere(region).mean(0)
+    sector = ((np.arctan2(ys - cy, xs - cx) + np.pi) / (2 * np.pi) * SECTORS).astype(int) % SECTORS
     flat, dist = diff[near], signed[near]
+    worst = 0.0
+    for k in range(SECTORS):
+        mine = sector == k
+        values, where = flat[mine], dist[mine]
 
-    def ring(at: float) -> np.ndarray | None:
-        picked = np.abs(dist - at) < 0.75
-        return flat[picked].mean(0) if picked.sum() >= 10 else None
+        def ring(at: float, values: np.ndarray = values, where: np.ndarray = where) -> np.ndarray | None:
+            picked = np.abs(where - at) < 0.75
+            return values[picked].mean(0) if picked.sum() >= 5 else None
 
-    def step(at: float) -> float:
-        a, b = ring(at - reach), ring(at + reach)
-        return 0.0 if a is None or b is None else float(np.linalg.norm(a - b))
+        def step(at: float) -> float | None:
+            a, b = ring(at - reach), ring(at + reach)
+            return None if a is None or b is None else float(np.linalg.norm(a - b))
 
-    return max(0.0, step(0.0) - max(step(-2.5 * reach), step(2.5 * reach)))
+        edge = step(0.0)
+        if edge is None:
+            continue
+        beside = [v for v in (step(-2.5 * reach), step(2.5 * reach)) if v is not None]
+        worst = max(worst, edge - max(beside, default=0.0))
+    return worst
 
 
 def _detail(grey: np.ndarray) -> float:

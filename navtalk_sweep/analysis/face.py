@@ -116,6 +116,11 @@ class Face:
     def mouth_width(self) -> float:
         return float(np.linalg.norm(self.points[_MOUTH_LEFT] - self.points[_MOUTH_RIGHT]))
 
+    def lip_heights(self) -> tuple[float, float]:
+        """How far below the nose tip the upper and lower lips' inner edges are, divided by :attr:`size`."""
+        nose = self._y(_NOSE_TIP)
+        return (self._y(_LIP_INNER_TOP) - nose) / self.size, (self._y(_LIP_INNER_BOTTOM) - nose) / self.size
+
     def mouth_features(self) -> np.ndarray:
         """Inner gap, outer height and width of the lips, and jaw drop, each divided by :attr:`size`."""
         p = self.points

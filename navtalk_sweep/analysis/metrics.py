@@ -13,12 +13,13 @@ from typing import Final
 
 import numpy as np
 
-from navtalk_sweep.analysis._io import Frame, Source, iter_frames, read_speech
-from navtalk_sweep.analysis.face import Face, FaceTracker
+from navtalk_sweep.analysis._io import Frame, Source, comment_of, iter_frames, read_speech
+from navtalk_sweep.analysis.change import ChangeCollector, Comparison
+from navtalk_sweep.analysis.face import Controls, Face, FaceTracker, detect_face, regions
 from navtalk_sweep.analysis.speech import BAND, F2_BAND, envelope
 from navtalk_sweep.media import is_placeholder
 
-__all__ = ["LipSync", "VideoMetrics", "analyse_video", "lip_sync"]
+__all__ = ["LipSync", "Reference", "VideoMetrics", "analyse_video", "lip_sync"]
 
 #: a frame is unchanged when fewer than this share of a 128x128 grey copy's pixels moved by more than
 #: ``STILL_LEVEL`` (0..255) since the frame before; compression noise stays under it, a talking mouth does not
@@ -135,6 +136,56 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     return LipSync(round(score, 3) + 0.0, round(_peak(timing), 2) + 0.0)  # + 0.0: no "-0.0" in a report
 
 
+@dataclass(frozen=True)
+class Reference:
+    """The face a request sent (its first frame, RGB) and the controls it asked for."""
+
+    image: np.ndarray
+    controls: Controls
+    still: bool = True  # a video face's frames cannot be put in step with the result's: compared only if still
+
+
+class _Against:
+    """The change measures of one video against its reference, prepared at the video's size."""
+
+    def __init__(self, reference: Reference, width: int, height: int, simulated: bool) -> None:
+        import cv2
+
+        from navtalk_sweep.analysis.render import mark_box
+
+        src = reference.image
+        k = width / src.shape[1]
+        self.image = src if src.shape[:2] == (height, width) else cv2.resize(
+            src, (width, height), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
+        self.face = detect_face(self.image)
+        self.values: dict[str, float] = {}
+        self.comparison = Comparison(ignore=mark_box(width, height) if simulated else None)
+        if self.face is not None:
+            c = reference.controls
+            scaled = Controls(round(c.bbox_shift * k), round(c.extra_margin * k), c.parsing_mode,
+                              c.left_cheek_width, c.right_cheek_width)
+            area = regions(self.face, scaled)
+            self.comparison = Comparison(area.alpha(width, height), float(area.mask_line), self.comparison.ignore)
+            low, high = self.face.scaled(1 / k).suggested_shift
+            self.values = {"shift_range_low": float(low), "shift_range_high": float(high)}
+        self.collector = ChangeCollector()
+
+
+def _mouth_box(face: Face) -> tuple[int, int, int, int]:
+    cx, cy = face.mouth_center
+    w = face.mouth_width
+    return int(cx - 0.6 * w), int(cy - 0.45 * w), int(cx + 0.6 * w), int(cy + 0.45 * w)
+
+
+def _upper_share(lips: list[tuple[float, float]]) -> float | None:
+    """The upper lip's share of the mouth's motion: spread of its height against the nose tip's, over both lips'."""
+    if len(lips) < 10:
+        return None
+    upper, lower = np.array(lips).T
+    a, b = float(upper.std()), float(lower.std())
+    return round(a / (a + b), 3) if a + b > 1e-4 else None
+
+
 @dataclass
 class VideoMetrics:
     """What :func:`analyse_video` found; ``values`` are the record's metrics."""
@@ -176,8 +227,10 @@ def _ahead(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
     worker.join()
 
 
-def analyse_video(source: Source, *, speech: np.ndarray | None = None) -> VideoMetrics:
-    """Measure a video (path or bytes); ``speech`` (16 kHz mono) defaults to its own sound track."""
+def analyse_video(source: Source, *, speech: np.ndarray | None = None,
+                  reference: Reference | None = None) -> VideoMetrics:
+    """Measure a video (path or bytes); ``speech`` (16 kHz mono) defaults to its own sound track; given the
+    ``reference`` face the request sent, also what the video changed of it (``analysis.change``)."""
     import cv2
 
     out = VideoMetrics()
@@ -192,8 +245,17 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None) -> VideoM
     black = missing = misses = 0
     still_run = longest_still = 0.0
     previous: np.ndarray | None = None
+    lips: list[tuple[float, float]] = []
+    against: _Against | None = None
+    if reference is not None and not reference.still:
+        out.notes.append("a video face: its frames cannot be put in step with the result's, so what the "
+                         "controls changed is not measured")
+        reference = None
     with FaceTracker(video=True) as tracker:
         for frame in _ahead(iter_frames(source)):
+            if reference is not None and against is None:
+                simulated = comment_of(source) == "SIMULATED"
+                against = _Against(reference, frame.rgb.shape[1], frame.rgb.shape[0], simulated)
             gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
             small = cv2.resize(gray, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
             if previous is not None and times:
@@ -220,6 +282,9 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None) -> VideoM
                 misses += 1
                 continue
             misses = 0
+            if against is not None:
+                against.collector.add(frame.rgb, against.image, _mouth_box(face))
+            lips.append(face.lip_heights())
             row = _mouth_row(face, gray)
             rows.append(row)
             row_times.append(frame.time)
@@ -246,6 +311,17 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None) -> VideoM
     out.mouth = (np.array(row_times), np.array(rows))
     out.values["mouth_open_median"] = round(float(np.median(opening)), 3)
     out.values["mouth_open_p95"] = round(float(np.percentile(opening, 95)), 3)
+    share = _upper_share(lips)
+    if share is not None:
+        out.values["upper_lip_motion"] = share
+    if against is not None:
+        out.values.update(against.values)
+        if against.face is None:
+            out.notes.append("no face found in the face that was sent: what the controls changed is not measured")
+        else:
+            found = against.collector.result(against.comparison)
+            out.values.update(found.values)
+            out.notes.extend(found.notes)
     if speech is None:
         speech = read_speech(source)
     if speech is None or not len(speech):

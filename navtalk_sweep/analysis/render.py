@@ -49,7 +49,7 @@ CAVITY: Final = 0.45
 #: the generator's colour: the regenerated region drifts by this many levels toward warm, and off
 #: the skin it paints skin, this much of the way
 DRIFT: Final = np.array([7.0, 4.0, 2.0], dtype=np.float32)
-OFF_SKIN: Final = 0.55
+OFF_SKIN: Final = 0.9
 #: openness is drawn in this many steps (a still face is drawn once per step)
 LEVELS: Final = 32
 
@@ -94,7 +94,7 @@ def _stage(rgb: np.ndarray, face: Face, controls: Controls) -> _Stage | None:
     lower = skin.copy()
     lower[: WORK // 2] = 0
     tone = np.asarray(cv2.mean(work, mask=lower if lower.any() else skin)[:3], dtype=np.float32)
-    off = cv2.GaussianBlur((skin == 0).astype(np.float32), (0, 0), 3)[..., None] * OFF_SKIN
+    off = cv2.GaussianBlur((skin == 0).astype(np.float32), (0, 0), 1.5)[..., None] * OFF_SKIN
     work = work * (1 - off) + tone * off + DRIFT
     # the mask line far from the mouth: the audio drives less of the lips and more of the rest,
     # which loses detail ("facial disappearance", BBOX_SHIFT.md)
