@@ -62,8 +62,8 @@ def measure_video(video: Path, run_dir: Path, face: Path | None = None,
         if frames:
             reference = Reference(frames[0], Controls.of(request or {}), still=len(frames) == 1)
         else:
-            notes = (f"the face that was sent ({face.name}) could not be read: what the controls changed "
-                     f"is not measured",)
+            unread = f"the face that was sent ({face.name}) could not be read: what the controls changed is not measured"
+            notes = (unread,)
     elif request is not None and request.get("character_name"):
         notes = ("a built-in character's face is not known here: what the controls changed is not measured",)
     try:
