@@ -18,17 +18,38 @@ from navtalk_sweep.session import MAX_CASES, Sweep, Target, TargetKind, load_moc
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+#: numeric options and what they must be: (flag, the test, what it says)
+_LIMITS: tuple[tuple[str, Any, str], ...] = (
+    ("concurrency", lambda v: v >= 1, "at least 1"),
+    ("repeat", lambda v: v >= 1, "at least 1"),
+    ("max_tasks", lambda v: v >= 1, "at least 1"),
+    ("max_failures", lambda v: v >= 1, "at least 1"),
+    ("submit_rate", lambda v: v > 0, "more than 0"),
+    ("case_timeout", lambda v: v > 0, "more than 0 seconds"),
+    ("request_timeout", lambda v: v > 0, "more than 0 seconds"),
+    ("first_poll", lambda v: v >= 0, "0 seconds or more"),
+    ("poll_interval", lambda v: v > 0, "more than 0 seconds"),
+    ("max_poll_interval", lambda v: v > 0, "more than 0 seconds"),
+    ("max_backoff", lambda v: v > 0, "more than 0 seconds"),
+    ("max_speech_seconds", lambda v: v > 0, "more than 0 seconds"),
+    ("deadline_factor", lambda v: v == 0 or v >= 1, "0 (off) or at least 1"),
+    ("first_poll_quantile", lambda v: 0 < v <= 1, "between 0 (excluded) and 1"),
+)
+
+
 def _options(args: argparse.Namespace) -> RunOptions:
-    for flag in ("concurrency", "repeat"):
-        if getattr(args, flag) < 1:
-            raise UsageError(f"--{flag} must be at least 1, got {getattr(args, flag)}")
+    for name, ok, says in _LIMITS:
+        value = getattr(args, name, None)
+        if value is not None and not ok(value):
+            raise UsageError(f"--{name.replace('_', '-')} must be {says}, got {value:g}")
     return RunOptions(
         concurrency=args.concurrency, submit_rate=args.submit_rate, case_timeout=args.case_timeout,
         max_tasks=args.max_tasks, max_speech_seconds=args.max_speech_seconds, fail_fast=args.fail_fast,
         max_failures=args.max_failures, resubmit_unknown=args.resubmit_unknown, repeat=args.repeat,
         seed=args.seed, first_poll=args.first_poll, dense_interval=args.poll_interval,
         max_poll_interval=args.max_poll_interval, deadline_factor=args.deadline_factor or None,
-        first_quantile=args.first_poll_quantile,
+        first_quantile=args.first_poll_quantile, backoff_cap=args.max_backoff,
+        backoff_base=min(1.0, args.max_backoff),
     )
 
 
@@ -165,6 +186,8 @@ def register(sub: Any) -> None:
                    "(default 1.5: mean detection lag about 0.75 s)")
     p.add_argument("--max-poll-interval", type=float, default=10.0, help="cap on the poll interval, hence on "
                    "detection lag, for overdue tasks (default 10)")
+    p.add_argument("--max-backoff", type=float, default=30.0, help="cap on the wait before a refused or failed "
+                   "request is tried again (default 30; a local mock needs far less)")
     p.add_argument("--max-tasks", type=int, help="budget: paid tasks at most")
     p.add_argument("--max-speech-seconds", type=float, help="budget: seconds of speech at most")
     p.add_argument("--fail-fast", action="store_true", help="stop at the first case that does not pass")

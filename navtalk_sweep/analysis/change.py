@@ -199,13 +199,14 @@ def _measure(diffs: list[np.ndarray], detail: list[tuple[float, float]], scale: 
     if len(diffs) < 3:
         out.notes.append("fewer than 3 frames to compare with the source face: change measures left out")
         return out
-    stack = np.stack(diffs)  # frames x h x w x 3
+    stack = np.stack(diffs, axis=-1)  # h x w x 3 x frames: the frames last, so medians run along memory
     # a colour-range or gamma difference shifts the whole frame alike: take it out before looking for regions
-    stack -= np.median(stack[:, ::4, ::4].reshape(-1, 3), axis=0)
-    median = np.median(stack, axis=0)
+    stack -= np.median(stack[::4, ::4].transpose(0, 1, 3, 2).reshape(-1, 3), axis=0)[:, None]
+    median = np.median(stack, axis=-1)
     static = np.abs(median).max(-1)
-    size = np.abs(stack).max(-1)
-    moving = np.partition(size, int(0.9 * (len(size) - 1)), axis=0)[int(0.9 * (len(size) - 1))]
+    size = np.abs(stack).max(2)  # h x w x frames
+    n = size.shape[-1]
+    moving = np.partition(size, int(0.9 * (n - 1)), axis=-1)[..., int(0.9 * (n - 1))]
     h, w = static.shape
     valid = np.ones((h, w), bool)
     if comparison.ignore is not None:
@@ -233,7 +234,7 @@ def _measure(diffs: list[np.ndarray], detail: list[tuple[float, float]], scale: 
         around |= predicted > 0.02
     rest = valid & ~around
     if rest.sum() > 100:
-        out.values["outside_drift"] = round(float(size[:, rest].mean()), 2)
+        out.values["outside_drift"] = round(float(size[rest].mean()), 2)
     if detail:
         made, had = np.median(np.array(detail), axis=0)
         if had > 1e-3:

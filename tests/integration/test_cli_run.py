@@ -30,7 +30,7 @@ FAULTS = {
     ],
 }
 FAST = ["--first-poll", "0.3", "--poll-interval", "0.2", "--max-poll-interval", "0.5", "--submit-rate", "50",
-        "--yes", "--quiet"]
+        "--max-backoff", "1", "--yes", "--quiet"]
 
 
 def cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

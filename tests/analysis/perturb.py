@@ -1,0 +1,130 @@
+"""Copies of real talking clips with defects of known size, and the change measures of each copy.
+
+Used by the perturbation tests (development clips in ``tests/data/media``) and by
+``benchmarks/validate_measures.py`` (the held-out clips), so both measure the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from navtalk_sweep.analysis._io import read_frames, write_mp4
+from navtalk_sweep.analysis.change import ChangeCollector, ChangeMeasures, Comparison
+from navtalk_sweep.analysis.face import Face, FaceTracker
+
+#: frames of each clip used, and the size they are brought to (the measures work at 256 px)
+FRAMES, SIDE = 40, 384
+
+
+@dataclass(frozen=True)
+class Clip:
+    frames: list[np.ndarray]
+    faces: list[Face | None]
+
+
+@cache
+def clip(path: Path) -> Clip:
+    import cv2
+
+    frames = []
+    for frame in read_frames(path, limit=FRAMES):
+        h, w = frame.rgb.shape[:2]
+        k = SIDE / max(h, w)
+        frames.append(cv2.resize(frame.rgb, (round(w * k) // 2 * 2, round(h * k) // 2 * 2),
+                                 interpolation=cv2.INTER_AREA))
+    with FaceTracker(video=True) as tracker:
+        faces = [tracker.find(f) for f in frames]
+    return Clip(frames, faces)
+
+
+def lower_face_mask(c: Clip) -> np.ndarray:
+    """A fixed ellipse over the first frame's lower face: where a paste defect goes."""
+    import cv2
+
+    face = next(f for f in c.faces if f is not None)
+    h, w = c.frames[0].shape[:2]
+    mask = np.zeros((h, w), np.float32)
+    cx, cy = face.mouth_center
+    axes = (int(0.9 * face.mouth_width), int(0.7 * face.mouth_width))
+    cv2.ellipse(mask, (int(cx), int(cy + 0.2 * face.mouth_width)), axes, 0, 0, 360, 1.0, -1)
+    return mask
+
+
+def paste(c: Clip, step: float, feather: float) -> list[np.ndarray]:
+    """Every frame with the lower-face ellipse ``step`` levels brighter (its edge blurred by ``feather`` px)."""
+    import cv2
+
+    mask = lower_face_mask(c)
+    if feather > 0:
+        mask = cv2.GaussianBlur(mask, (0, 0), feather)
+    return [np.clip(f + step * mask[..., None], 0, 255).astype(np.uint8) for f in c.frames]
+
+
+def _mouth_box(face: Face | None) -> tuple[int, int, int, int] | None:
+    if face is None:
+        return None
+    cx, cy = face.mouth_center
+    w = face.mouth_width
+    return int(cx - 0.6 * w), int(cy - 0.45 * w), int(cx + 0.6 * w), int(cy + 0.45 * w)
+
+
+def blur_mouth(c: Clip, sigma: float) -> list[np.ndarray]:
+    """Every frame with its mouth box blurred by ``sigma`` px."""
+    import cv2
+
+    out = []
+    for frame, face in zip(c.frames, c.faces, strict=True):
+        frame = frame.copy()
+        box = _mouth_box(face)
+        if box is not None and sigma > 0:
+            x1, y1, x2, y2 = box
+            frame[y1:y2, x1:x2] = cv2.GaussianBlur(frame[y1:y2, x1:x2], (0, 0), sigma)
+        out.append(frame)
+    return out
+
+
+def hold_upper_lip(c: Clip, share: float) -> list[np.ndarray]:
+    """Every frame with the band from the nose tip to the lips' meeting line held (``share`` of the way) at
+    the first frame's, moved with the face: the upper lip's own motion taken away."""
+    first = next(i for i, f in enumerate(c.faces) if f is not None)
+    ref, ref_face = c.frames[first], c.faces[first]
+    assert ref_face is not None
+    out = []
+    for frame, face in zip(c.frames, c.faces, strict=True):
+        frame = frame.astype(np.float32)
+        if face is not None:
+            cx, lip = face.mouth_center
+            nose = float(face.points[4, 1])
+            w = face.mouth_width
+            dy, dx = int(round(nose - ref_face.points[4, 1])), int(round(cx - ref_face.mouth_center[0]))
+            y1, y2 = int(nose), int(lip)
+            x1, x2 = int(cx - 0.7 * w), int(cx + 0.7 * w)
+            held = np.roll(ref, (dy, dx), axis=(0, 1))[y1:y2, x1:x2].astype(np.float32)
+            frame[y1:y2, x1:x2] = share * held + (1 - share) * frame[y1:y2, x1:x2]
+        out.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return out
+
+
+def measure(c: Clip, copy: list[np.ndarray], predicted: np.ndarray | None = None) -> ChangeMeasures:
+    """The change measures of ``copy`` (encoded as a service would return it, decoded again) against the clip."""
+    video = write_mp4(copy, 25, None, crf=23)
+    decoded = [f.rgb for f in read_frames(video)]
+    collector = ChangeCollector(len(decoded))
+    for frame, source, face in zip(decoded, c.frames, c.faces, strict=False):
+        collector.add(frame, source, _mouth_box(face))
+    return collector.result(Comparison(predicted=predicted))
+
+
+def upper_share(frames: list[np.ndarray]) -> float | None:
+    """The upper lip's share of the lips' motion in ``frames`` (encoded and decoded first)."""
+    from navtalk_sweep.analysis.metrics import analyse_video
+
+    return analyse_video(write_mp4(frames, 25, None, crf=23)).values.get("upper_lip_motion")
+
+
+Defect = Callable[[Clip, float], list[np.ndarray]]
