@@ -24,9 +24,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from navtalk_sweep.analysis._io import RATE, read_speech, replace_sound  # noqa: E402
-from navtalk_sweep.analysis.metrics import analyse_video, lip_sync  # noqa: E402
-from tests.analysis.perturb import (  # noqa: E402
+import itertools
+
+from navtalk_sweep.analysis._io import RATE, read_speech, replace_sound
+from navtalk_sweep.analysis.metrics import analyse_video, lip_sync
+from tests.analysis.perturb import (
     blur_mouth,
     clip,
     hold_upper_lip,
@@ -44,7 +46,7 @@ FRAME = 0.04
 
 
 def _monotone(values: list[float], falling: bool = False) -> str:
-    ok = all((a > b) if falling else (a < b) for a, b in zip(values, values[1:], strict=False))
+    ok = all((a > b) if falling else (a < b) for a, b in itertools.pairwise(values))
     return "monotone" if ok else "NOT monotone"
 
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from navtalk_sweep.errors import RunError
+from navtalk_sweep.errors import RunError, UsageError
 from navtalk_sweep.report import compare_runs, format_comparison, merge_runs, publish
 from navtalk_sweep.results import load_run, write_results
 
@@ -88,6 +88,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 def cmd_drift(args: argparse.Namespace) -> int:
     from navtalk_sweep.calibrate import drift
 
+    if args.slack < 0:
+        raise UsageError(f"--slack must be 0 or more, got {args.slack:g}")
     found = drift(args.recorded, args.new, slack=args.slack)
     for item in found.items:
         print(f"drift: {item}")

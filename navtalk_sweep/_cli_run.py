@@ -11,7 +11,7 @@ from typing import Any, Literal
 from navtalk_sweep._progress import Progress
 from navtalk_sweep.errors import InvalidArgument, UsageError
 from navtalk_sweep.report import format_comparison
-from navtalk_sweep.results import new_run_id
+from navtalk_sweep.results import RunLock, new_run_id
 from navtalk_sweep.runner import RunOptions
 from navtalk_sweep.session import MAX_CASES, Sweep, Target, TargetKind, load_mock_config, load_plan, read_meta
 
@@ -93,6 +93,29 @@ def _confirm(n_tasks: int, args: argparse.Namespace, target: Target) -> None:
         raise UsageError("cancelled: nothing was sent")
 
 
+def _check_paths(args: argparse.Namespace, run_dir: Path) -> None:
+    """Every path the run will read or write, checked before anything is sent (one line, exit 2)."""
+    if args.baseline and not (Path(args.baseline) / "results.jsonl").is_file():
+        raise UsageError(f"--baseline {args.baseline}: not a run directory (no results.jsonl)")
+    if args.reuse and not (Path(args.reuse) / "results.jsonl").is_file():
+        raise UsageError(f"--reuse {args.reuse}: not a run directory (no results.jsonl)")
+    for flag, path in (("--out", Path(args.out)), ("--run-dir", run_dir)):
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"{flag} {path}: is a file, not a directory")
+    if not args.dry_run:
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"--run-dir {run_dir}: cannot be made ({exc.strerror or exc})") from None
+    if run_dir.is_dir():
+        with RunLock(run_dir):  # a run still going says so (its pid), before anything else is said of it
+            pass
+    if not args.resume and not getattr(args, "replace", False) and any(
+            (run_dir / name).exists() for name in ("results.jsonl", "journal.jsonl")):
+        raise UsageError(f"--run-dir {run_dir}: holds a run already; --resume it, or --replace it (its results and "
+                         "reviewers' marks are lost)")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     meta: dict[str, Any] = read_meta(args.resume) if args.resume else {}
     files = args.files or meta.get("scenario_files", [])
@@ -106,10 +129,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     options = _options(args)
     target = _target(args, meta.get("target"))
     run_dir = Path(args.resume or args.run_dir or Path(args.out) / new_run_id())
+    _check_paths(args, run_dir)
     progress = Progress(0, plain=bool(os.environ.get("CI")) or not sys.stderr.isatty() or args.quiet)
-    sweep = Sweep(plan, run_dir, target=target, options=options, resume=bool(args.resume), reuse=args.reuse,
-                  baseline=args.baseline, download=args.download, request_timeout=args.request_timeout,
-                  record=args.record, measure=False if not args.metrics else None, on_event=progress)
+    try:
+        sweep = Sweep(plan, run_dir, target=target, options=options, resume=bool(args.resume), reuse=args.reuse,
+                      baseline=args.baseline, download=args.download, request_timeout=args.request_timeout,
+                      record=args.record, measure=False if not args.metrics else None, on_event=progress)
+    except OSError as exc:
+        raise UsageError(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
     if args.dry_run:
         print(f"dry run: {len(plan.cases)} case(s), {len(sweep.jobs)} task(s) to submit to {target.generate_url}")
         return EXIT_OK
@@ -117,6 +144,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress.jobs = len(sweep.jobs)
     try:
         result = sweep.run()
+    except KeyboardInterrupt:
+        progress.close()
+        print(f"interrupted: what had finished is saved in {run_dir}; continue with: navtalk-sweep run --resume "
+              f"{run_dir}", file=sys.stderr)
+        return 130
     finally:
         progress.close()
     if result.comparison is not None:
@@ -166,6 +198,7 @@ def register(sub: Any) -> None:
     p.add_argument("--out", default="reports", help="where run directories go (default reports/)")
     p.add_argument("--run-dir", help="exact run directory to write")
     p.add_argument("--resume", metavar="DIR", help="continue a killed or stopped run")
+    p.add_argument("--replace", action="store_true", help="write over a run already in --run-dir")
     p.add_argument("--resubmit-unknown", action="store_true", help="on resume, pay again for submits whose answer "
                    "was lost")
     p.add_argument("--reuse", metavar="DIR", help="take results of identical requests from an earlier run")

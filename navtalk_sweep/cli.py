@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("plan", help="count and preview the cases of scenario files")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p.add_argument("--show", type=int, default=10, help="cases to list per scenario (default 10)")
+    p.add_argument("--show", type=_count, default=10, help="cases to list per scenario (default 10)")
     p.add_argument("--format", choices=["text", "json"], default="text")
     p.set_defaults(func=cmd_plan)
 
@@ -130,6 +130,17 @@ def _add_more_commands(sub: Any) -> None:
     from navtalk_sweep import _cli_run
 
     _cli_run.register(sub)
+
+
+def _count(text: str) -> int:
+    """argparse type: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

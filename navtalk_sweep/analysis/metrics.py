@@ -42,10 +42,26 @@ MISSES_BEFORE_SPARSE, SPARSE = 12, 6
 STRIP: Final = 8
 
 
+#: an offset is placed only when its peak stands this far (correlation) above the curve's median
+MIN_PROMINENCE: Final = 0.05
+
+
 @dataclass(frozen=True)
 class LipSync:
     score: float  # mean windowed correlation at the best accepted offset, -1..1 (0 when nothing moves)
-    offset: float  # seconds the speech lags the mouth (+: sound late)
+    offset: float | None  # seconds the speech lags the mouth (+: sound late); None when it cannot be placed
+    why: str = ""  # why the offset is missing
+
+
+def _placeable(curve: dict[int, float], offset: float) -> str:
+    """Why the data cannot place ``offset`` (the timing curve's peak), or "" when it can."""
+    steps = max(abs(k) for k in curve)
+    if abs(offset) * GRID_FPS >= steps - 0.5:
+        return f"the best match is at the edge of the +-{MAX_OFFSET:g} s search: the A/V offset is not placed"
+    values = np.array(list(curve.values()))
+    if values.max() - float(np.median(values)) < MIN_PROMINENCE:
+        return "no clear best match (a flat correlation curve): the A/V offset is not placed"
+    return ""
 
 
 def _mouth_row(face: Face, gray: np.ndarray) -> list[float]:
@@ -112,12 +128,12 @@ def _peak(curve: dict[int, float]) -> float:
 def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSync:
     """How well mouth opening (rows of features at ``times``) follows the speech envelope, and at what offset."""
     if len(times) < 3 or not len(speech):
-        return LipSync(0.0, 0.0)
+        return LipSync(0.0, None, "too few frames or no speech: no A/V offset")
     grid = np.arange(times[0], times[-1], 1 / GRID_FPS)
     features = np.stack([np.interp(grid, times, mouth[:, i]) for i in range(mouth.shape[1])], 1)
     opening = _zsum(features)
     if opening.std() < 1e-9:
-        return LipSync(0.0, 0.0)
+        return LipSync(0.0, None, "the mouth does not move: no A/V offset")
     # two envelopes, each for what it does best: the wide band's energy places the offset steadily
     # (whole-clip correlation: a few loud windows cannot pull it to the edge); the second formant's
     # separates true speech from wrong speech. The score is the windowed mean at the offset viewers
@@ -126,14 +142,16 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     t, level = envelope(speech, band=F2_BAND)
     timing, scoring = _correlations(grid, opening, *envelope(speech, band=BAND)), _correlations(grid, opening, t, level)
     if not timing or not scoring:
-        return LipSync(0.0, 0.0)
+        return LipSync(0.0, None, "the speech is silent or too short to compare: no A/V offset")
     accepted = [k for k in scoring if ACCEPTED[0] - 1e-9 <= k / GRID_FPS <= ACCEPTED[1] + 1e-9]
     in_sync = max(accepted, key=lambda k: (scoring[k], -abs(k))) if accepted else round(_peak(scoring) * GRID_FPS)
     loud = np.interp(grid + in_sync / GRID_FPS, t, level, left=np.nan, right=np.nan)
     ok = ~np.isnan(loud)
     window, hop = round(SYNC_WINDOW * GRID_FPS), round(SYNC_HOP * GRID_FPS)
     score = _windowed_corr(loud[ok], opening[ok], window, hop)
-    return LipSync(round(score, 3) + 0.0, round(_peak(timing), 2) + 0.0)  # + 0.0: no "-0.0" in a report
+    offset = round(_peak(timing), 2) + 0.0  # + 0.0: no "-0.0" in a report
+    why = _placeable(timing, offset)
+    return LipSync(round(score, 3) + 0.0, None if why else offset, why)
 
 
 @dataclass(frozen=True)
@@ -329,12 +347,16 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
     else:
         duration = times[-1] + step - times[0]
         if longest_still >= 0.9 * duration:
-            sync = LipSync(0.0, 0.0)  # a frozen picture follows no speech, whatever the tracker's jitter
+            # a frozen picture follows no speech, whatever the tracker's jitter
+            sync = LipSync(0.0, None, "a frozen picture has no A/V offset")
             out.notes.append("the picture is frozen: the mouth cannot follow the speech")
         else:
             sync = lip_sync(*out.mouth, speech)
         out.values["lip_sync"] = sync.score
-        out.values["av_offset"] = sync.offset
+        if sync.offset is not None:
+            out.values["av_offset"] = sync.offset
+        elif sync.why:
+            out.notes.append(sync.why)
     picks = np.linspace(0, len(thumbs) - 1, min(STRIP, len(thumbs))).round().astype(int) if thumbs else ()
     out.mouth_strip = _strip([thumbs[int(i)][1] for i in picks])
     return out

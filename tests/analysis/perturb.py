@@ -101,7 +101,7 @@ def hold_upper_lip(c: Clip, share: float) -> list[np.ndarray]:
             cx, lip = face.mouth_center
             nose = float(face.points[4, 1])
             w = face.mouth_width
-            dy, dx = int(round(nose - ref_face.points[4, 1])), int(round(cx - ref_face.mouth_center[0]))
+            dy, dx = round(nose - ref_face.points[4, 1]), round(cx - ref_face.mouth_center[0])
             y1, y2 = int(nose), int(lip)
             x1, x2 = int(cx - 0.7 * w), int(cx + 0.7 * w)
             held = np.roll(ref, (dy, dx), axis=(0, 1))[y1:y2, x1:x2].astype(np.float32)

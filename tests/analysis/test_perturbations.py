@@ -7,6 +7,8 @@ is part of what the measures have to see through.
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from tests.analysis.conftest import CLIPS, MEDIA
@@ -16,7 +18,7 @@ STEPS = (5, 10, 20)  # levels; a 2-level step is under H.264's noise at CRF 23 a
 
 
 def _increasing(values: list[float]) -> bool:
-    return all(a < b for a, b in zip(values, values[1:], strict=False))
+    return all(a < b for a, b in itertools.pairwise(values))
 
 
 @pytest.mark.parametrize("name", CLIPS)
@@ -29,7 +31,8 @@ def test_a_pasted_region_is_found_and_its_seam_grows_with_its_step(name):
         assert found["region_iou"] >= 0.8, (hard, soft)
     assert _increasing([v["seam"] for v in hard]) and _increasing([v["seam"] for v in soft]), (hard, soft)
     assert all(h["seam"] > s["seam"] for h, s in zip(hard, soft, strict=True)), (hard, soft)  # feathering hides it
-    assert measure(c, paste(c, 0, 0), mask).values.get("seam", 0.0) < 1.0  # an untouched copy has none
+    # an untouched copy: only codec noise (0-1.1 levels on these clips)
+    assert measure(c, paste(c, 0, 0), mask).values.get("seam", 0.0) < 2.0
 
 
 @pytest.mark.parametrize("name", CLIPS)

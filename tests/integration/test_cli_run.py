@@ -225,7 +225,7 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
-    assert "Traceback" not in err and "navtalk-sweep run --resume DIR" in err
+    assert "Traceback" not in err and f"continue with: navtalk-sweep run --resume {run_dir}" in err
     meta = json.loads((run_dir / "run.json").read_text())
     assert meta["status"] == "interrupted"
     finished = read_results(run_dir)

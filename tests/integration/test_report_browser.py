@@ -102,7 +102,7 @@ def test_grid_shows_chosen_axes_and_one_control_plays_all(page, report):
     page.fill("#seek-all", "500")
     page.dispatch_event("#seek-all", "input")
     times = videos.evaluate_all("vs => vs.map(v => v.currentTime)")
-    assert len({round(t, 1) for t in times}) == 1 and times[0] > 1.0
+    assert len({round(t, 1) for t in times}) == 1 and times[0] >= 0.9  # half of the 2 s videos
     assert page.errors == [] and page.external == []
 
 

@@ -1,0 +1,66 @@
+"""Misuse answered in one line with exit 2, before anything is written or paid (issue 20)."""
+
+from __future__ import annotations
+
+import pytest
+
+from navtalk_sweep.cli import main
+from tests.conftest import SCENARIOS
+
+QUICK = str(SCENARIOS / "quickstart.yaml")
+
+
+def _one_line(capsys) -> str:
+    err = [line for line in capsys.readouterr().err.splitlines() if ": warning: " not in line]
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize(("flag", "value", "says"), [
+    ("--poll-interval", "0", "--poll-interval must be more than 0 seconds, got 0"),
+    ("--case-timeout", "-1", "--case-timeout must be more than 0 seconds, got -1"),
+    ("--max-tasks", "0", "--max-tasks must be at least 1, got 0"),
+    ("--max-tasks", "-1", "--max-tasks must be at least 1, got -1"),
+    ("--max-speech-seconds", "-1", "--max-speech-seconds must be more than 0 seconds, got -1"),
+    ("--first-poll-quantile", "2", "--first-poll-quantile must be between 0 (excluded) and 1, got 2"),
+    ("--max-backoff", "0", "--max-backoff must be more than 0 seconds, got 0"),
+])
+def test_a_numeric_option_out_of_range_is_one_line_and_nothing_is_written(tmp_path, capsys, flag, value, says):
+    run_dir = tmp_path / "run"
+    assert main(["run", QUICK, "--run-dir", str(run_dir), flag, value]) == 2
+    assert _one_line(capsys) == f"error: {says}"
+    assert not run_dir.exists()
+
+
+def test_a_baseline_that_is_not_a_run_stops_before_the_first_request(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["run", QUICK, "--run-dir", str(run_dir), "--baseline", str(tmp_path / "nodir")]) == 2
+    assert "--baseline" in _one_line(capsys) and not run_dir.exists()
+
+
+def test_a_finished_run_is_not_overwritten_unless_told(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "results.jsonl").write_text('{"case_id": "kept"}\n', encoding="utf-8")
+    assert main(["run", QUICK, "--run-dir", str(run_dir)]) == 2
+    assert "holds a run already" in _one_line(capsys)
+    assert (run_dir / "results.jsonl").read_text(encoding="utf-8") == '{"case_id": "kept"}\n'
+    assert main(["run", QUICK, "--run-dir", str(run_dir), "--replace", "--dry-run"]) == 0
+
+
+@pytest.mark.parametrize("flag", ["--run-dir", "--out"])
+def test_a_file_where_a_directory_goes_is_one_line(tmp_path, capsys, flag):
+    path = tmp_path / "a-file"
+    path.write_text("x", encoding="utf-8")
+    assert main(["run", QUICK, flag, str(path)]) == 2
+    assert "is a file, not a directory" in _one_line(capsys)
+
+
+def test_a_run_directory_that_cannot_be_made_is_one_line(capsys):
+    assert main(["run", QUICK, "--run-dir", "/proc/nope/run"]) == 2
+    assert "/proc/nope" in _one_line(capsys)
+
+
+def test_drift_refuses_a_negative_slack(tmp_path, capsys):
+    assert main(["drift", str(tmp_path), "--new", str(tmp_path), "--slack", "-5"]) == 2
+    assert _one_line(capsys) == "error: --slack must be 0 or more, got -5"
