@@ -34,6 +34,7 @@ import httpx
 from navtalk_sweep import analysis
 from navtalk_sweep._measure import measure_video, poster_maker
 from navtalk_sweep._target import MOCK_LICENSE, MockClock, Target, TargetKind
+from navtalk_sweep.analysis import pool
 from navtalk_sweep.cassette import CassetteWriter
 from navtalk_sweep.client import AsyncNavTalkClient, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
@@ -395,7 +396,10 @@ class Sweep:
                 # in a thread: a second of face mesh per video must not stall the polls of other tasks
                 face = await face_of(key)
                 request = cases[key].request if key in cases else None
-                out.update(await asyncio.to_thread(measure_video, dest, self.run_dir, face, request))
+                # in a worker process (from a thread, so the polls of other tasks go on): a second of
+                # face mesh per video, on every core
+                out.update(await asyncio.to_thread(pool.call, measure_video, dest, self.run_dir, face,
+                                                   dict(request) if request is not None else None))
             return out
 
         return fetch

@@ -84,6 +84,17 @@ def read_face(source: Source) -> list[np.ndarray]:
         return []
 
 
+def frame_count(source: Source) -> int:
+    """The video stream's frame count as its container states it (0 when unknown or unreadable)."""
+    import av
+
+    try:
+        with av.open(_handle(source)) as container:
+            return int(container.streams.video[0].frames) if container.streams.video else 0
+    except (av.FFmpegError, ValueError, OSError):
+        return 0
+
+
 def comment_of(source: Source) -> str:
     """The container's ``comment`` metadata ("" when none or unreadable)."""
     import av

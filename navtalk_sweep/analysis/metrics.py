@@ -13,7 +13,7 @@ from typing import Final
 
 import numpy as np
 
-from navtalk_sweep.analysis._io import Frame, Source, comment_of, iter_frames, read_speech
+from navtalk_sweep.analysis._io import Frame, Source, comment_of, frame_count, iter_frames, read_speech
 from navtalk_sweep.analysis.change import ChangeCollector, Comparison
 from navtalk_sweep.analysis.face import Controls, Face, FaceTracker, detect_face, regions
 from navtalk_sweep.analysis.speech import BAND, F2_BAND, envelope
@@ -166,7 +166,7 @@ class Reference:
 class _Against:
     """The change measures of one video against its reference, prepared at the video's size."""
 
-    def __init__(self, reference: Reference, width: int, height: int, simulated: bool) -> None:
+    def __init__(self, reference: Reference, width: int, height: int, simulated: bool, frames: int) -> None:
         import cv2
 
         from navtalk_sweep.analysis.render import mark_box
@@ -186,7 +186,7 @@ class _Against:
             self.comparison = Comparison(area.alpha(width, height), float(area.mask_line), self.comparison.ignore)
             low, high = self.face.scaled(1 / k).suggested_shift
             self.values = {"shift_range_low": float(low), "shift_range_high": float(high)}
-        self.collector = ChangeCollector()
+        self.collector = ChangeCollector(frames)
 
 
 def _mouth_box(face: Face) -> tuple[int, int, int, int]:
@@ -273,7 +273,7 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
         for frame in _ahead(iter_frames(source)):
             if reference is not None and against is None:
                 simulated = comment_of(source) == "SIMULATED"
-                against = _Against(reference, frame.rgb.shape[1], frame.rgb.shape[0], simulated)
+                against = _Against(reference, frame.rgb.shape[1], frame.rgb.shape[0], simulated, frame_count(source))
             gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
             small = cv2.resize(gray, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
             if previous is not None and times:

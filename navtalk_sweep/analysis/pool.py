@@ -1,0 +1,81 @@
+"""Rendering and measuring in worker processes, so a tuning run uses every core.
+
+Face mesh, resizing and H.264 encoding hold the GIL for much of their time, so threads give a
+2-core machine about one core of this work. :func:`call` runs a function in a process pool sized
+to the machine (each worker starts its own MediaPipe graph the first time it needs one). The
+caller blocks its own thread only; several threads calling at once keep every worker busy.
+
+``NAVTALK_SWEEP_WORKERS=0`` runs everything in the calling process (debugging, profiling).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import ParamSpec, TypeVar
+
+__all__ = ["call", "workers"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_pool: ProcessPoolExecutor | None = None
+_pid = 0
+_lock = threading.Lock()
+
+
+def workers() -> int:
+    """Worker processes: ``NAVTALK_SWEEP_WORKERS`` if set, else the cores this process may use."""
+    given = os.environ.get("NAVTALK_SWEEP_WORKERS", "").strip()
+    if given.isdigit():
+        return int(given)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _worker_start() -> None:
+    """In each worker: Ctrl-C is the parent's to handle (a terminal sends it to the whole process group),
+    and a worker dies with its parent, so a killed run leaves no process holding its pipes open."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+def _executor() -> ProcessPoolExecutor | None:
+    global _pool, _pid
+    count = workers()
+    if count < 1:
+        return None
+    with _lock:
+        if _pool is None or _pid != os.getpid():  # a forked child does not inherit a usable pool
+            # forkserver: workers start from a clean process, not a copy of one with threads and graphs
+            _pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("forkserver"),
+                                        initializer=_worker_start)
+            _pid = os.getpid()
+        return _pool
+
+
+def call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(*args, **kwargs)`` in a worker process (here, when there are none); exceptions come back as raised."""
+    global _pool
+    pool = _executor()
+    if pool is None:
+        return fn(*args, **kwargs)
+    try:
+        return pool.submit(fn, *args, **kwargs).result()
+    except BrokenProcessPool:  # a worker died (killed, out of memory): once more, in a new pool
+        with _lock:
+            _pool = None
+        pool = _executor()
+        assert pool is not None
+        return pool.submit(fn, *args, **kwargs).result()
