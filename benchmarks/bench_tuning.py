@@ -1,6 +1,6 @@
 """The tuning tour offline: ``scenarios/bbox_margin_tuning.yaml`` (28 renders and measures) on the bundled mock,
-rendering and measuring in the calling process (``NAVTALK_SWEEP_WORKERS=0``, the old way) against the
-process pool (one worker per core), in one process, wall and CPU time (this process and its children).
+rendering and measuring in the calling process (the default) against the process pool
+(``NAVTALK_SWEEP_WORKERS=auto``: one worker per core), in one process, wall and CPU time (this process and its children).
 
     python benchmarks/bench_tuning.py
 """
@@ -36,7 +36,7 @@ def once(workers: str) -> tuple[float, float, str]:
 
 def main() -> None:
     serial = once("0")
-    pooled = once("")  # the default: one worker per core (the children's CPU is counted when they exit)
+    pooled = once("auto")  # one worker per core
     print(f"in-process: {serial[0]:.1f} s wall, {serial[1]:.1f} s CPU ({serial[2]})")
     print(f"pool:       {pooled[0]:.1f} s wall ({pooled[0] / serial[0]:.2f} of in-process), {serial[2]}")
 

@@ -102,11 +102,6 @@ def _check_paths(args: argparse.Namespace, run_dir: Path) -> None:
     for flag, path in (("--out", Path(args.out)), ("--run-dir", run_dir)):
         if path.exists() and not path.is_dir():
             raise UsageError(f"{flag} {path}: is a file, not a directory")
-    if not args.dry_run:
-        try:
-            run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"--run-dir {run_dir}: cannot be made ({exc.strerror or exc})") from None
     if run_dir.is_dir():
         with RunLock(run_dir):  # a run still going says so (its pid), before anything else is said of it
             pass
@@ -141,6 +136,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"dry run: {len(plan.cases)} case(s), {len(sweep.jobs)} task(s) to submit to {target.generate_url}")
         return EXIT_OK
     _confirm(len(sweep.jobs), args, target)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--run-dir {run_dir}: cannot be made ({exc.strerror or exc})") from None
     progress.jobs = len(sweep.jobs)
     try:
         result = sweep.run()
