@@ -56,7 +56,10 @@ class LipSync:
 def _placeable(curve: dict[int, float], offset: float) -> str:
     """Why the data cannot place ``offset`` (the timing curve's peak), or "" when it can."""
     steps = max(abs(k) for k in curve)
-    if abs(offset) * GRID_FPS >= steps - 0.5:
+    chosen = curve.get(round(offset * GRID_FPS), max(curve.values()))
+    edge = max((curve[k] for k in curve if abs(k) == steps), default=-np.inf)
+    if abs(offset) * GRID_FPS >= steps - 0.5 or edge >= chosen:
+        # the curve still rises toward the edge: the true peak may lie past the search
         return f"the best match is at the edge of the +-{MAX_OFFSET:g} s search: the A/V offset is not placed"
     values = np.array(list(curve.values()))
     if values.max() - float(np.median(values)) < MIN_PROMINENCE:

@@ -110,3 +110,11 @@ def test_a_video_with_no_face_gets_notes_not_a_crash():
     assert metrics.values["no_face_frames"] == 1.0
     assert "lip_sync" not in metrics.values
     assert metrics.notes
+
+
+def test_an_offset_past_the_search_is_missing_with_a_note_not_a_number(speech):
+    clip = "retalking_2.mp4"  # in sync to a frame: 0.7 s late is past the +-0.5 s search
+    late = analyse_video(replace_sound(MEDIA / clip, np.concatenate([np.zeros(int(0.7 * RATE), np.float32),
+                                                                     speech[clip]])))
+    assert "av_offset" not in late.values
+    assert any("A/V offset is not placed" in note for note in late.notes), late.notes
