@@ -12,7 +12,11 @@ import base64
 from collections.abc import Sequence
 from typing import Any
 
-from hypothesis import strategies as st
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # say what to install, not only what is missing
+    raise ImportError("navtalk_sweep.strategies needs Hypothesis: pip install 'navtalk-sweep[test]' "
+                      "(or pip install hypothesis)") from exc
 
 from navtalk_sweep.contract import DEFAULT_CHARACTERS, FACE_CONTROLS, FACE_FIELDS, SPEECH_FIELDS, VOICES, Mode
 from navtalk_sweep.errors import InvalidArgument

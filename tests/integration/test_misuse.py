@@ -64,3 +64,14 @@ def test_a_run_directory_that_cannot_be_made_is_one_line(capsys):
 def test_drift_refuses_a_negative_slack(tmp_path, capsys):
     assert main(["drift", str(tmp_path), "--new", str(tmp_path), "--slack", "-5"]) == 2
     assert _one_line(capsys) == "error: --slack must be 0 or more, got -5"
+
+
+def test_the_strategies_without_hypothesis_say_what_to_install():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['hypothesis'] = None; import navtalk_sweep.strategies"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == ("ImportError: navtalk_sweep.strategies needs Hypothesis: pip install "
+                                                    "'navtalk-sweep[test]' (or pip install hypothesis)")
