@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -181,6 +182,11 @@ def cmd_mock(args: argparse.Namespace) -> int:
             cassette = Cassette.load(args.replay)
         except (OSError, ValueError, TypeError) as exc:
             raise UsageError(f"--replay: {exc}") from None
+    try:  # before saying it serves: a port in use is one line, not uvicorn's Errno 98 after the banner
+        with socket.create_server((args.host, args.port)):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--port {args.port}: cannot listen on {args.host}:{args.port} ({exc.strerror or exc})") from None
     serve(host=args.host, port=args.port, seed=args.seed, config=config, media_dir=args.media_dir,
           quiet=args.quiet, replay=cassette)
     return EXIT_OK

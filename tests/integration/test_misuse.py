@@ -75,3 +75,13 @@ def test_the_strategies_without_hypothesis_say_what_to_install():
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == ("ImportError: navtalk_sweep.strategies needs Hypothesis: pip install "
                                                     "'navtalk-sweep[test]' (or pip install hypothesis)")
+
+
+def test_a_mock_on_a_port_in_use_is_one_line_before_any_banner(capsys):
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        assert main(["mock", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --port {port}: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1, err
