@@ -85,6 +85,15 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> Loc:
     return tuple(out)
 
 
+def _named(loc: Loc) -> str:
+    """The field a location names, with its indexes: ``("matrix", "bbox_shift", 0)`` -> ``bbox_shift[0]``."""
+    names = [i for i, part in enumerate(loc) if isinstance(part, str)]
+    if not names:
+        return "file" if not loc else "".join(f"[{p}]" for p in loc)
+    last = names[-1]
+    return str(loc[last]) + "".join(f"[{p}]" for p in loc[last + 1 :])
+
+
 def _validation_error(exc: ValidationError, data: Any, smap: SourceMap, prefix: Loc) -> ScenarioError:
     err = exc.errors()[0]
     loc = _data_path(data, err["loc"])
@@ -96,7 +105,7 @@ def _validation_error(exc: ValidationError, data: Any, smap: SourceMap, prefix: 
     if kind == "missing":
         name = str(err["loc"][-1])
         return smap.error(full, f"missing field '{name}'")
-    where = str(loc[-1]) if loc else "file"
+    where = _named(loc)
     message = err["msg"]
     if message.startswith("Value error, "):
         message = message[len("Value error, ") :]

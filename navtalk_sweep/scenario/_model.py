@@ -6,11 +6,22 @@ import copy
 import difflib
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    JsonValue,
+    StrictInt,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from navtalk_sweep.record import numeric_fields
 
-Scalar = int | str
+#: a parameter value; strict: YAML's ``true`` is not the integer 1
+Scalar = StrictInt | str
 
 
 class _Strict(BaseModel):

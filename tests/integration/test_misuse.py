@@ -85,3 +85,16 @@ def test_a_mock_on_a_port_in_use_is_one_line_before_any_banner(capsys):
         assert main(["mock", "--port", str(port)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: --port {port}: cannot listen on 127.0.0.1:{port}") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("[true]", "bbox_shift[0]: input should be a valid integer, got True"),
+    ("[1.5]", "bbox_shift[0]: input should be a valid integer, got 1.5"),
+    ("[null]", "bbox_shift[0]: input should be a valid integer, got None"),
+])
+def test_a_value_of_the_wrong_type_names_its_field_and_is_never_sent_as_another(tmp_path, capsys, value, says):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: s\ninputs:\n  faces: {g: {character_name: girl2}}\n  speech: {h: {text: hi, voice: nova}}\n"
+                    f"matrix:\n  bbox_shift: {value}\n", encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    assert _one_line(capsys) == f"{path}:6:16: {says}"
