@@ -91,6 +91,32 @@ def _dump(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line a killed writer left unfinished, so the next event starts a line of its own
+    (appended to the torn line, it would be lost with it: :func:`read_journal` skips a torn line)."""
+    try:
+        with path.open("rb+") as fh:
+            size = fh.seek(0, os.SEEK_END)
+            if size == 0:
+                return
+            fh.seek(size - 1)
+            if fh.read(1) == b"\n":
+                return
+            keep = size
+            while keep > 0:  # back to the last newline, in blocks
+                start = max(0, keep - 65536)
+                fh.seek(start)
+                block = fh.read(keep - start)
+                cut = block.rfind(b"\n")
+                if cut >= 0:
+                    keep = start + cut + 1
+                    break
+                keep = start
+            fh.truncate(keep)
+    except FileNotFoundError:
+        return
+
+
 class Journal:
     """Appends events to ``journal.jsonl``, one JSON line each, flushed at once.
 
@@ -100,6 +126,7 @@ class Journal:
 
     def __init__(self, run_dir: Path, *, fsync: bool = False) -> None:
         self.path = run_dir / JOURNAL
+        _drop_torn_tail(self.path)
         self._fh: TextIO = self.path.open("a", encoding="utf-8")
         self._fsync = fsync
 

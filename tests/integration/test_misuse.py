@@ -98,3 +98,14 @@ def test_a_value_of_the_wrong_type_names_its_field_and_is_never_sent_as_another(
                     f"matrix:\n  bbox_shift: {value}\n", encoding="utf-8")
     assert main(["validate", str(path)]) == 2
     assert _one_line(capsys) == f"{path}:6:16: {says}"
+
+
+def test_a_torn_last_journal_line_is_dropped_before_resuming_appends(tmp_path):
+    from navtalk_sweep.results import Journal
+
+    path = tmp_path / "journal.jsonl"
+    whole = '{"event": "RunStarted", "t": 0}\n'
+    path.write_text(whole + '{"event": "CaseSubm', encoding="utf-8")  # a writer killed mid-line
+    journal = Journal(tmp_path)
+    journal.close()
+    assert path.read_text(encoding="utf-8") == whole  # the next event starts a line of its own
