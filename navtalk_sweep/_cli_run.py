@@ -134,9 +134,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
     if args.dry_run:
-        print(f"dry run: {len(plan.cases)} case(s), {len(sweep.jobs)} task(s) to submit to {target.generate_url}")
+        print(f"dry run: {len(plan.cases)} case(s), {sweep.to_send()} task(s) to submit to {target.generate_url}")
         return EXIT_OK
-    _confirm(len(sweep.jobs), args, target)
+    _confirm(sweep.to_send(), args, target)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -236,6 +236,17 @@ class Sweep:
         with RunLock(self.run_dir):  # before the journal is read: nobody else may be writing it
             return self._run_locked()
 
+    def to_send(self) -> int:
+        """Submits this run may pay for: jobs with no task yet (on resume, as the journal tells; a submit
+        that may have left is not counted, it is not sent again), at most the ``max_tasks`` budget."""
+        states = replay(read_journal(self.run_dir / "journal.jsonl")).states if self.resume else {}
+        count = 0
+        for job in self.jobs:
+            state = states.get(job.key)
+            count += state is None or not (state.finished or state.submitting or state.task_id)
+        budget = self.options.max_tasks
+        return min(count, budget) if budget is not None else count
+
     def _run_locked(self) -> SweepResult:
         reuse = self._reuse_map()  # a bad --reuse directory stops here, before the run directory is touched
         if self.resume:

@@ -109,3 +109,13 @@ def test_a_torn_last_journal_line_is_dropped_before_resuming_appends(tmp_path):
     journal = Journal(tmp_path)
     journal.close()
     assert path.read_text(encoding="utf-8") == whole  # the next event starts a line of its own
+
+
+def test_dry_run_and_resume_count_what_would_be_sent(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["run", QUICK, "--run-dir", str(tmp_path / "dry"), "--dry-run", "--max-tasks", "10"]) == 0
+    assert capsys.readouterr().out.startswith("dry run: 27 case(s), 10 task(s) to submit")  # the budget counts
+    assert main(["run", QUICK, "--run-dir", str(run_dir), "--max-tasks", "10", "--quiet"]) == 0  # 17 skipped, none failed
+    capsys.readouterr()
+    assert main(["run", "--resume", str(run_dir), "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith("dry run: 27 case(s), 17 task(s) to submit")  # not the 10 done
