@@ -38,6 +38,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_merge(args: argparse.Namespace) -> int:
     out = Path(args.out)
+    for run_dir in args.runs:
+        if Path(run_dir).resolve() == out.resolve():
+            raise UsageError(f"--out {out}: is one of the runs to merge; merge into a new directory")
     run = merge_runs(args.runs, out)
     _render(out, None)
     print(f"merged {len(args.runs)} run(s), {len(run.records)} case(s) into {out}")

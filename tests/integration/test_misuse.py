@@ -119,3 +119,12 @@ def test_dry_run_and_resume_count_what_would_be_sent(tmp_path, capsys):
     capsys.readouterr()
     assert main(["run", "--resume", str(run_dir), "--dry-run"]) == 0
     assert capsys.readouterr().out.startswith("dry run: 27 case(s), 17 task(s) to submit")  # not the 10 done
+
+
+def test_merging_a_run_into_itself_is_refused_and_leaves_it_whole(tmp_path, capsys):
+    run_dir = tmp_path / "a"
+    run_dir.mkdir()
+    (run_dir / "results.jsonl").write_text('{"case_id": "kept"}\n', encoding="utf-8")
+    assert main(["merge", str(run_dir), "--out", str(run_dir)]) == 2
+    assert _one_line(capsys) == f"error: --out {run_dir}: is one of the runs to merge; merge into a new directory"
+    assert (run_dir / "results.jsonl").read_text(encoding="utf-8") == '{"case_id": "kept"}\n'
