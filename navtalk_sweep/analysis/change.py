@@ -74,7 +74,9 @@ def _top_edge(region: np.ndarray) -> float | None:
     return float(rows[0])
 
 
-#: the edge is looked at in this many sectors around the region's centre: a seam is often on part of it only
+#: the edge is looked at in this many sectors around the region's centre, the worst one counting. A seam
+#: is often on part of the edge only, but with 12 sectors the mouth's own motion at the region's top
+#: edge decided the value on the simulator's renders; 1 (the whole edge) until that is separated
 SECTORS: Final = 1
 
 
