@@ -142,15 +142,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"--run-dir {run_dir}: cannot be made ({exc.strerror or exc})") from None
     progress.jobs = len(sweep.jobs)
+    interrupted = False
     try:
         result = sweep.run()
     except KeyboardInterrupt:
-        progress.close()
+        interrupted = True
+    finally:
+        progress.close()  # once: the progress line's last state, then what to do next
+    if interrupted:
         print(f"interrupted: what had finished is saved in {run_dir}; continue with: navtalk-sweep run --resume "
               f"{run_dir}", file=sys.stderr)
         return 130
-    finally:
-        progress.close()
     if result.comparison is not None:
         print(format_comparison(result.comparison, "text"))
     print(result.summary_line())
