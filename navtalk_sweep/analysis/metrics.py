@@ -182,20 +182,11 @@ class _Against:
         self.values: dict[str, float] = {}
         self.comparison = Comparison(ignore=mark_box(width, height) if simulated else None)
         if self.face is not None:
-            c = reference.controls
-            scaled = Controls(round(c.bbox_shift * k), round(c.extra_margin * k), c.parsing_mode,
-                              c.left_cheek_width, c.right_cheek_width)
-            area = regions(self.face, scaled)
+            area = regions(self.face, reference.controls.scaled(k))
             self.comparison = Comparison(area.alpha(width, height), float(area.mask_line), self.comparison.ignore)
             low, high = self.face.scaled(1 / k).suggested_shift
             self.values = {"shift_range_low": float(low), "shift_range_high": float(high)}
         self.collector = ChangeCollector(frames)
-
-
-def _mouth_box(face: Face) -> tuple[int, int, int, int]:
-    cx, cy = face.mouth_center
-    w = face.mouth_width
-    return int(cx - 0.6 * w), int(cy - 0.45 * w), int(cx + 0.6 * w), int(cy + 0.45 * w)
 
 
 def _upper_share(lips: list[tuple[float, float]]) -> float | None:
@@ -304,7 +295,7 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
                 continue
             misses = 0
             if against is not None:
-                against.collector.add(frame.rgb, against.image, _mouth_box(face))
+                against.collector.add(frame.rgb, against.image, face.mouth_box())
             lips.append(face.lip_heights())
             row = _mouth_row(face, gray)
             rows.append(row)

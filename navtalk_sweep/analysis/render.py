@@ -209,8 +209,7 @@ def _fit(frames: list[np.ndarray], controls: Controls) -> tuple[list[np.ndarray]
     if k == 1.0 and size == (w, h):
         return frames, controls
     scaled = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
-    return scaled, Controls(round(controls.bbox_shift * k), round(controls.extra_margin * k), controls.parsing_mode,
-                            controls.left_cheek_width, controls.right_cheek_width)
+    return scaled, controls.scaled(k)
 
 
 def render_result(face_media: bytes, speech: np.ndarray, controls: Controls | None = None) -> bytes | None:

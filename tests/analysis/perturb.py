@@ -66,11 +66,7 @@ def paste(c: Clip, step: float, feather: float) -> list[np.ndarray]:
 
 
 def _mouth_box(face: Face | None) -> tuple[int, int, int, int] | None:
-    if face is None:
-        return None
-    cx, cy = face.mouth_center
-    w = face.mouth_width
-    return int(cx - 0.6 * w), int(cy - 0.45 * w), int(cx + 0.6 * w), int(cy + 0.45 * w)
+    return None if face is None else face.mouth_box()
 
 
 def blur_mouth(c: Clip, sigma: float) -> list[np.ndarray]:
