@@ -385,7 +385,7 @@ class Sweep:
             case = cases.get(key)
             if case is None:
                 return None
-            url = next((str(case.request[f]) for f in ("image_url", "video_url") if case.request.get(f)), None)
+            url = _face_url(case)
             if url is None:
                 return None
             if url in case.files:
@@ -404,11 +404,10 @@ class Sweep:
             if have_av():
                 out["facts"] = probe_video(str(dest)).as_dict()
             if self.measure:
-                # in a thread: a second of face mesh per video must not stall the polls of other tasks
                 face = await face_of(key)
                 request = cases[key].request if key in cases else None
-                # in a worker process (from a thread, so the polls of other tasks go on): a second of
-                # face mesh per video, on every core
+                # in a thread (in a worker process when NAVTALK_SWEEP_WORKERS is set): a second of face
+                # mesh per video must not stall the polls of other tasks
                 out.update(await asyncio.to_thread(pool.call, measure_video, dest, self.run_dir, face,
                                                    dict(request) if request is not None else None))
             return out
@@ -437,9 +436,8 @@ class Sweep:
         out = []
         for rec in records:
             case = cases.get(rec.case_id)
-            token = next((case.request.get(f) for f in ("image_url", "video_url") if case is not None
-                          and case.request.get(f) in case.files), None)
-            made = poster(case.files[token], case.request) if case is not None and token is not None else None
+            local = case.files.get(_face_url(case) or "") if case is not None else None
+            made = poster(local, case.request) if case is not None and local is not None else None
             out.append(rec.replace(images={**rec.images, "poster": made}) if made else rec)
         return out
 
@@ -455,6 +453,12 @@ class Sweep:
                 rec = rec.replace(video=f"videos/{dest.name}")
             out.append(rec)
         return out
+
+
+def _face_url(case: Case) -> str | None:
+    """The face the case's request sends as a URL (a local file's ``media://`` token, looked up in
+    ``case.files``), or None for a built-in character."""
+    return next((str(case.request[f]) for f in ("image_url", "video_url") if case.request.get(f)), None)
 
 
 def _now_text() -> str:
