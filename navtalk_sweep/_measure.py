@@ -56,7 +56,7 @@ def measure_video(video: Path, run_dir: Path, face: Path | None = None,
     notes: tuple[str, ...] = ()
     if face is not None:
         try:
-            frames = read_face(face.read_bytes())
+            frames = read_face(face.read_bytes(), limit=2)  # the first frame, and whether there is a second
         except OSError:
             frames = []
         if frames:

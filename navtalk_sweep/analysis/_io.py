@@ -73,37 +73,28 @@ def read_frames(source: Source, *, limit: int | None = None, max_side: int | Non
     return out
 
 
-def read_face(source: Source) -> list[np.ndarray]:
-    """A face source as RGB frames: one for a still, every frame for a video; empty when unreadable."""
+def read_face(source: Source, *, limit: int = 750) -> list[np.ndarray]:
+    """A face source as RGB frames: one for a still, a video's first ``limit``; empty when unreadable."""
     image = read_image(source)
     if image is not None:
         return [image]
     try:
-        return [f.rgb for f in read_frames(source, limit=750)]
+        return [f.rgb for f in read_frames(source, limit=limit)]
     except Exception:  # noqa: BLE001 - PyAV raises many kinds for bytes that are not media
         return []
 
 
-def frame_count(source: Source) -> int:
-    """The video stream's frame count as its container states it (0 when unknown or unreadable)."""
+def container_facts(source: Source) -> tuple[int, str]:
+    """The video stream's frame count as the container states it (0 when unknown) and the container's
+    ``comment`` metadata (""), read from the header alone; (0, "") when unreadable."""
     import av
 
     try:
         with av.open(_handle(source)) as container:
-            return int(container.streams.video[0].frames) if container.streams.video else 0
+            frames = int(container.streams.video[0].frames) if container.streams.video else 0
+            return frames, str(container.metadata.get("comment", ""))
     except (av.FFmpegError, ValueError, OSError):
-        return 0
-
-
-def comment_of(source: Source) -> str:
-    """The container's ``comment`` metadata ("" when none or unreadable)."""
-    import av
-
-    try:
-        with av.open(_handle(source)) as container:
-            return str(container.metadata.get("comment", ""))
-    except (av.FFmpegError, ValueError, OSError):
-        return ""
+        return 0, ""
 
 
 def read_speech(source: Source, rate: int = RATE) -> np.ndarray | None:

@@ -13,7 +13,7 @@ from typing import Final
 
 import numpy as np
 
-from navtalk_sweep.analysis._io import Frame, Source, comment_of, frame_count, iter_frames, read_speech
+from navtalk_sweep.analysis._io import Frame, Source, container_facts, iter_frames, read_speech
 from navtalk_sweep.analysis.change import ChangeCollector, Comparison
 from navtalk_sweep.analysis.face import Controls, Face, FaceTracker, detect_face, regions
 from navtalk_sweep.analysis.speech import BAND, F2_BAND, envelope
@@ -169,10 +169,10 @@ class Reference:
 class _Against:
     """The change measures of one video against its reference, prepared at the video's size."""
 
-    def __init__(self, reference: Reference, width: int, height: int, simulated: bool, frames: int) -> None:
+    def __init__(self, reference: Reference, width: int, height: int, comment: str, frames: int) -> None:
         import cv2
 
-        from navtalk_sweep.analysis.render import mark_box
+        from navtalk_sweep.analysis.render import MARK, mark_box
 
         src = reference.image
         k = width / src.shape[1]
@@ -180,7 +180,7 @@ class _Against:
             src, (width, height), interpolation=cv2.INTER_AREA if k < 1 else cv2.INTER_LINEAR)
         self.face = detect_face(self.image)
         self.values: dict[str, float] = {}
-        self.comparison = Comparison(ignore=mark_box(width, height) if simulated else None)
+        self.comparison = Comparison(ignore=mark_box(width, height) if comment == MARK else None)
         if self.face is not None:
             area = regions(self.face, reference.controls.scaled(k))
             self.comparison = Comparison(area.alpha(width, height), float(area.mask_line), self.comparison.ignore)
@@ -266,8 +266,8 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
     with FaceTracker(video=True) as tracker:
         for frame in _ahead(iter_frames(source)):
             if reference is not None and against is None:
-                simulated = comment_of(source) == "SIMULATED"
-                against = _Against(reference, frame.rgb.shape[1], frame.rgb.shape[0], simulated, frame_count(source))
+                count, comment = container_facts(source)
+                against = _Against(reference, frame.rgb.shape[1], frame.rgb.shape[0], comment, count)
             gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
             small = cv2.resize(gray, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
             if previous is not None and times:
