@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from mock_server.service import MockService
+from mock_server.service import RESULTS, MockService
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -38,7 +38,7 @@ def create_app(service: MockService) -> ASGIApp:
         base = f"{scope.get('scheme', 'http')}://{host}"
         args = (scope["method"], scope["path"], scope.get("query_string", b"").decode(), body, base)
         # a result video may be rendered (about a second): off the loop, so polls are answered meanwhile
-        reply = await asyncio.to_thread(service.handle, *args) if scope["path"].startswith("/results/") \
+        reply = await asyncio.to_thread(service.handle, *args) if scope["path"].startswith(RESULTS) \
             else service.handle(*args)
         if reply.delay:
             await asyncio.sleep(reply.delay)

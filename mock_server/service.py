@@ -33,6 +33,10 @@ KEEP_AUDIO = 256
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-]+/[A-Za-z0-9_.\-]+$")
 
 
+#: where result videos are served; answering there may render one (seconds): adapters answer it off their loop
+RESULTS = "/results/"
+
+
 @dataclass
 class HttpReply:
     status: int
@@ -113,8 +117,8 @@ class MockService:
         if path == "/query_status" and method == "GET":
             reply = self.simulator.query(query.get("license", [None])[0], query.get("task_id", [None])[0])
             return self._render(reply, base)
-        if path.startswith("/results/") and method in ("GET", "HEAD"):
-            return self._result(path[len("/results/"):])
+        if path.startswith(RESULTS) and method in ("GET", "HEAD"):
+            return self._result(path[len(RESULTS):])
         if path.startswith("/media/") and method in ("GET", "HEAD"):
             self.simulator.count_call("media")
             data = self._local_media(path[len("/media/"):])

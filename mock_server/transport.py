@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from mock_server.service import HttpReply, MockService
+from mock_server.service import RESULTS, HttpReply, MockService
 
 
 class MockTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -44,7 +44,7 @@ class MockTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         body = await request.aread()
         # a result video may be rendered on the way (seconds of work in a worker process): in a thread, as the
         # ASGI adapter does, so other requests, and other renders, go on meanwhile
-        reply = await asyncio.to_thread(self._call, request, body) if request.url.path.startswith("/results/") \
+        reply = await asyncio.to_thread(self._call, request, body) if request.url.path.startswith(RESULTS) \
             else self._call(request, body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
