@@ -53,7 +53,7 @@ from navtalk_sweep.results import (
     write_meta,
     write_results,
 )
-from navtalk_sweep.runner import Event, Job, Runner, RunOptions, plan_jobs
+from navtalk_sweep.runner import Event, Job, JobState, Runner, RunOptions, plan_jobs
 from navtalk_sweep.scenario import Case, load_scenarios
 from navtalk_sweep.simulator import SimulatorConfig
 
@@ -239,7 +239,7 @@ class Sweep:
     def to_send(self) -> int:
         """Submits this run may pay for: jobs with no task yet (on resume, as the journal tells; a submit
         that may have left is not counted, it is not sent again), at most the ``max_tasks`` budget."""
-        states = replay(read_journal(self.run_dir / "journal.jsonl")).states if self.resume else {}
+        states = self._journal_states()
         count = 0
         for job in self.jobs:
             state = states.get(job.key)
@@ -247,13 +247,16 @@ class Sweep:
         budget = self.options.max_tasks
         return min(count, budget) if budget is not None else count
 
+    def _journal_states(self) -> dict[str, JobState]:
+        """Each job's state as the journal tells it, when resuming (nothing otherwise)."""
+        return replay(read_journal(self.run_dir / "journal.jsonl")).states if self.resume else {}
+
     def _run_locked(self) -> SweepResult:
         reuse = self._reuse_map()  # a bad --reuse directory stops here, before the run directory is touched
-        if self.resume:
-            replayed = replay(read_journal(self.run_dir / "journal.jsonl"))
-            for job in self.jobs:
-                if job.key in replayed.states:
-                    job.state = replayed.states[job.key]
+        states = self._journal_states()
+        for job in self.jobs:
+            if job.key in states:
+                job.state = states[job.key]
         meta = self._start_meta()
         write_meta(self.run_dir, meta)
         journal = Journal(self.run_dir)
