@@ -33,7 +33,6 @@ SEAM_REACH: Final = 3.0
 class ChangeMeasures:
     values: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    changed: np.ndarray | None = None  # bool mask of the region that changed (for pictures and tests)
 
 
 @dataclass(frozen=True)
@@ -74,22 +73,16 @@ def _top_edge(region: np.ndarray) -> float | None:
     return float(rows[0])
 
 
-#: the edge is looked at in this many sectors around the region's centre, the worst one counting. A seam
-#: is often on part of the edge only, but with 12 sectors the mouth's own motion at the region's top
-#: edge decided the value on the simulator's renders; 1 (the whole edge) until that is separated
-SECTORS: Final = 1
-
-
 def _seam(diff: np.ndarray, region: np.ndarray, reach: float) -> float:
     """The colour step of the change across the region's edge, beyond the same step beside it (levels).
 
-    ``diff`` is the signed median change per pixel and channel. In each of ``SECTORS`` sectors around
-    the region's centre, the change is averaged on rings at signed distance d from the edge (negative
-    inside); the step at d is the colour distance between the rings at d - reach and d + reach. A
-    feathered blend steps a little everywhere, a seam steps at the edge: per sector, the step at the
-    edge less the larger of the steps 2.5 reaches inside and outside; the seam is the largest sector's
-    (a seam is often on part of the edge only: a jaw corner, a cheek past the face). 0 when the edge
-    cannot be seen."""
+    ``diff`` is the signed median change per pixel and channel. The change is averaged on rings at
+    signed distance d from the edge (negative inside); the step at d is the colour distance between
+    the rings at d - reach and d + reach. A feathered blend steps a little everywhere, a seam steps
+    at the edge: the step at the edge less the larger of the steps 2.5 reaches inside and outside.
+    0 when the edge cannot be seen. The whole edge is one ring: looked at in 12 sectors (a seam is
+    often on part of the edge only), the mouth's own motion at the region's top edge decided the
+    value on the simulator's renders."""
     import cv2
 
     if region.sum() < 50 or (~region).sum() < 50:
@@ -98,29 +91,21 @@ def _seam(diff: np.ndarray, region: np.ndarray, reach: float) -> float:
     outside = cv2.distanceTransform((~region).astype(np.uint8), cv2.DIST_L2, 5)
     signed = np.where(region, -inside + 0.5, outside - 0.5)
     near = np.abs(signed) < 5 * reach
-    ys, xs = np.nonzero(near)
-    cy, cx = np.argwhere(region).mean(0)
-    sector = ((np.arctan2(ys - cy, xs - cx) + np.pi) / (2 * np.pi) * SECTORS).astype(int) % SECTORS
-    flat, dist = diff[near], signed[near]
-    worst = 0.0
-    for k in range(SECTORS):
-        mine = sector == k
-        values, where = flat[mine], dist[mine]
+    values, where = diff[near], signed[near]
 
-        def ring(at: float, values: np.ndarray = values, where: np.ndarray = where) -> np.ndarray | None:
-            picked = np.abs(where - at) < 0.75
-            return values[picked].mean(0) if picked.sum() >= 5 else None
+    def ring(at: float) -> np.ndarray | None:
+        picked = np.abs(where - at) < 0.75
+        return values[picked].mean(0) if picked.sum() >= 5 else None
 
-        def step(at: float) -> float | None:
-            a, b = ring(at - reach), ring(at + reach)
-            return None if a is None or b is None else float(np.linalg.norm(a - b))
+    def step(at: float) -> float | None:
+        a, b = ring(at - reach), ring(at + reach)
+        return None if a is None or b is None else float(np.linalg.norm(a - b))
 
-        edge = step(0.0)
-        if edge is None:
-            continue
-        beside = [v for v in (step(-2.5 * reach), step(2.5 * reach)) if v is not None]
-        worst = max(worst, edge - max(beside, default=0.0))
-    return worst
+    edge = step(0.0)
+    if edge is None:
+        return 0.0
+    beside = [v for v in (step(-2.5 * reach), step(2.5 * reach)) if v is not None]
+    return max(0.0, edge - max(beside, default=0.0))
 
 
 def _detail(grey: np.ndarray) -> float:
@@ -218,7 +203,6 @@ def _measure(diffs: list[np.ndarray], detail: list[tuple[float, float]], scale: 
     if region.any():  # the edge where the change falls to half its level inside: a blend's alpha of 0.5
         half = max(CHANGED, 0.5 * float(np.median(static[region])))
         region = _component(((static > half) | (moving > MOVED)) & valid)
-    out.changed = region
     predicted = _shrunk(comparison.predicted, scale, (h, w))
     if not region.any():
         out.notes.append("no region of the face changed against the source: region measures left out")
