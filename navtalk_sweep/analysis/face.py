@@ -88,7 +88,7 @@ class Face:
     @property
     def nose_y(self) -> float:
         """Where MuseTalk's landmark 29 sits: two thirds down the nose bridge, from its top to the tip."""
-        return self._y(_NOSE_TOP) + (self._y(_NOSE_TIP) - self._y(_NOSE_TOP)) * 2 / 3
+        return self.bridge()[2]
 
     def bridge(self) -> tuple[float, float, float, float]:
         """y of MuseTalk's landmarks 27-30 (68-point): the nose bridge from between the eyes to the tip,

@@ -28,7 +28,7 @@ from typing import Any, Final
 import numpy as np
 
 from navtalk_sweep.analysis._io import RATE, read_face, read_speech, write_mp4
-from navtalk_sweep.analysis.face import Controls, Face, FaceTracker, Regions, regions
+from navtalk_sweep.analysis.face import Controls, Face, FaceTracker, regions
 from navtalk_sweep.analysis.speech import loudness_at
 
 __all__ = ["MARK", "render_result", "simulate", "speech_for_text"]
@@ -59,7 +59,6 @@ class _Stage:
     """One source frame, ready to be drawn at any openness."""
 
     rgb: np.ndarray  # the source frame (uint8)
-    area: Regions
     box: tuple[int, int, int, int]  # the crop, clipped to the frame
     alpha: np.ndarray  # float32 blend alpha over the crop
     work: np.ndarray  # float32 WORK x WORK x 3: what the generator makes of the crop, mouth shut
@@ -108,7 +107,7 @@ def _stage(rgb: np.ndarray, face: Face, controls: Controls) -> _Stage | None:
         keep = np.clip(((xx - mx) / (0.9 * mw)) ** 2 + ((yy - ly) / (0.6 * mw)) ** 2 - 1, 0, 1)[..., None]
         work = work * (1 - keep) + blurred * keep
     top = (face.points[0, 1] - by1) * sy  # the upper lip's outer edge (mesh point 0)
-    return _Stage(rgb, area, box, alpha, work, (ly, mx, mw, float(top)), DROP * mw * (0.25 + 0.75 * t))
+    return _Stage(rgb, box, alpha, work, (ly, mx, mw, float(top)), DROP * mw * (0.25 + 0.75 * t))
 
 
 def _draw(stage: _Stage, openness: float) -> np.ndarray:
