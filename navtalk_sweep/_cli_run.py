@@ -130,11 +130,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         sweep = Sweep(plan, run_dir, target=target, options=options, resume=bool(args.resume), reuse=args.reuse,
                       baseline=args.baseline, download=args.download, request_timeout=args.request_timeout,
-                      record=args.record, measure=False if not args.metrics else None, on_event=progress)
+                      record=args.record, measure=False if not args.metrics else None, on_event=progress,
+                      study_storage=args.study_storage)
     except OSError as exc:
         raise UsageError(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
     if args.dry_run:
-        print(f"dry run: {len(plan.cases)} case(s), {sweep.to_send()} task(s) to submit to {target.generate_url}")
+        searched = sum(p.count() - len(p.include) for p in plan.searches)
+        print(f"dry run: {len(plan.cases)} case(s)" + (f" and a search of at most {searched} video(s)" if searched
+                                                       else "") + f", {sweep.to_send()} task(s) at most to submit to "
+              f"{target.generate_url}")
         return EXIT_OK
     _confirm(sweep.to_send(), args, target)
     try:
@@ -237,6 +241,9 @@ def register(sub: Any) -> None:
     p.add_argument("--dry-run", action="store_true", help="count what would be sent, send nothing")
     p.add_argument("--max-cases", type=int, default=MAX_CASES, help=f"refuse to build more cases than this "
                    f"(default {MAX_CASES}; 0: no limit)")
+    p.add_argument("--study-storage", metavar="URL", help="where a search's Optuna studies live: a database URL "
+                   "(sqlite:///x.db, postgresql://...) or a journal file several runs share (default: "
+                   "RUN_DIR/study.journal)")
     p.add_argument("--yes", action="store_true", help="do not ask before sending many paid tasks")
     p.add_argument("--confirm-over", type=int, default=20, help="ask before sending more paid tasks than this")
     p.add_argument("--record", action="store_true", help="keep every exchange in RUN_DIR/cassette.jsonl (licence "

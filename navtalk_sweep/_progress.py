@@ -7,7 +7,7 @@ import time
 from collections import Counter
 from typing import TextIO
 
-from navtalk_sweep.runner import CaseFinished, CaseSubmitted, Event, RunStopped, StatusObserved
+from navtalk_sweep.runner import CaseFinished, CaseSubmitted, Event, RunStarted, RunStopped, StatusObserved
 
 
 class Progress:
@@ -24,7 +24,9 @@ class Progress:
 
     def __call__(self, event: Event) -> None:
         self._started = True
-        if isinstance(event, CaseSubmitted):
+        if isinstance(event, RunStarted):
+            self.jobs = event.jobs  # with a search: the most it may run
+        elif isinstance(event, CaseSubmitted):
             self.counts["submitted"] += 1
         elif isinstance(event, StatusObserved) and event.status == "processing":
             self._processing.add(event.key)

@@ -106,6 +106,8 @@ class CaseRecord:
     #: pictures made from the case, run-relative: ``mouths`` (a strip of the mouth), ``poster``
     images: Mapping[str, str] = field(default_factory=dict)
     reused_from: str | None = None
+    #: a search trial's ``study`` and ``number`` (and ``value``, the objective it was told)
+    trial: Mapping[str, Any] | None = None
     review: Mapping[str, Any] | None = None
     #: keys a newer (or older) version wrote that this one does not know: kept, written back
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -187,7 +189,7 @@ _ALWAYS: Final = ("case_id", "key", "repeat", "scenario", "label", "tags", "mode
                   "speech_seconds", "task_id", "status_history", "final_status", "video_url", "error",
                   "submit_latency", "time_to_done", "polls", "retries", "submit_unknown")
 _OPTIONAL: Final = ("request_id", "video", "video_bytes", "facts", "fetch_error", "metrics", "notes", "images",
-                    "reused_from", "review")
+                    "reused_from", "trial", "review")
 
 
 # -- what the report shows of a record, declared once ------------------------------------------

@@ -4,6 +4,7 @@
         run.json        what was run: scenario files, target (licence redacted), options, times
         journal.jsonl   every event, appended and flushed before the next action that depends on it
         results.jsonl   one record per case (written at the end; rebuilt from the journal if missing)
+        search.json     a search's studies: trials, best settings, importances (study.journal: the studies)
         videos/         downloaded results
         report.html, junit.xml
 """
@@ -23,10 +24,12 @@ from navtalk_sweep.errors import RunError
 from navtalk_sweep.record import CaseRecord
 from navtalk_sweep.runner import CaseFinished, Event, JobState, advance, event_from_dict
 
-__all__ = ["Journal", "Replayed", "Run", "RunLock", "load_run", "new_run_id", "read_journal", "replay", "write_meta",
-           "write_results"]
+__all__ = ["SEARCH", "Journal", "Replayed", "Run", "RunLock", "load_run", "new_run_id", "read_journal", "replay",
+           "write_json", "write_meta", "write_results"]
 
 JOURNAL, RESULTS, META, LOCK = "journal.jsonl", "results.jsonl", "run.json", ".lock"
+#: what a search found: each study's trials, best setting and the controls' importances (for the report)
+SEARCH = "search.json"
 
 
 class RunLock:
@@ -191,9 +194,14 @@ def write_results(run_dir: Path, records: Iterable[CaseRecord]) -> Path:
 
 
 def write_meta(run_dir: Path, meta: dict[str, Any]) -> None:
-    tmp = run_dir / (META + ".tmp")
-    tmp.write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
-    tmp.replace(run_dir / META)
+    write_json(run_dir / META, meta)
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write a JSON file atomically (``run.json``, ``search.json``)."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    tmp.replace(path)
 
 
 @dataclass

@@ -31,7 +31,7 @@ from typing import Any
 
 import httpx
 
-from navtalk_sweep import analysis
+from navtalk_sweep import analysis, search
 from navtalk_sweep._measure import measure_video, poster_maker
 from navtalk_sweep._target import MOCK_LICENSE, MockClock, Target, TargetKind
 from navtalk_sweep.analysis import pool
@@ -44,17 +44,19 @@ from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.report import Comparison, publish
 from navtalk_sweep.results import (
     META,
+    SEARCH,
     Journal,
     RunLock,
     load_run,
     new_run_id,
     read_journal,
     replay,
+    write_json,
     write_meta,
     write_results,
 )
 from navtalk_sweep.runner import Event, Job, JobState, Runner, RunOptions, plan_jobs
-from navtalk_sweep.scenario import Case, load_scenarios
+from navtalk_sweep.scenario import Case, ScenarioPlan, load_scenarios
 from navtalk_sweep.simulator import SimulatorConfig
 
 __all__ = ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target",
@@ -80,6 +82,8 @@ class SweepPlan:
     scenarios: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     shard: tuple[int, int] = (0, 1)
+    #: scenarios with ``search:``: their cases are asked of Optuna studies as the run goes
+    searches: tuple[ScenarioPlan, ...] = ()
 
 
 #: a run builds at most this many cases unless told otherwise (a typo in a range is not a bill)
@@ -105,13 +109,18 @@ def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int]
         raise ScenarioError(f"{mine} cases to run{f' in shard {index + 1}/{count}' if count > 1 else ''}, over the "
                             f"limit of {max_cases}: narrow the grid, sample it (sample: {{method: random, n: ...}}), "
                             "shard it, or raise the limit (--max-cases)", path=where)
+    searches = tuple(p for p in plans if p.search is not None)
+    if searches and count > 1:
+        raise ScenarioError(f"scenario '{searches[0].name}' searches, and a search is not cut into shards: give "
+                            "every machine the same --study-storage instead (they share one study)",
+                            path=searches[0].source)
     cases: list[Case] = []
     offset = 0
     for p in plans:
         cases += p.shard(index, count, offset)
         offset += p.count()
     return SweepPlan(tuple(cases), tuple(str(Path(f).resolve()) for f in files), tuple(p.name for p in plans),
-                     tuple(warnings), shard)
+                     tuple(warnings), shard, searches)
 
 
 def load_mock_config(path: str | os.PathLike[str]) -> SimulatorConfig:
@@ -187,7 +196,8 @@ class Sweep:
                  target: Target | None = None, options: RunOptions | None = None, resume: bool = False,
                  reuse: str | os.PathLike[str] | None = None, baseline: str | os.PathLike[str] | None = None,
                  download: bool = True, report: bool = True, request_timeout: float = 30.0, record: bool = False,
-                 measure: bool | None = None, on_event: Callable[[Event], None] | None = None) -> None:
+                 measure: bool | None = None, on_event: Callable[[Event], None] | None = None,
+                 study_storage: str | None = None) -> None:
         plan = cases if isinstance(cases, SweepPlan) else SweepPlan(tuple(cases))
         if not all(isinstance(c, Case) for c in plan.cases):
             raise InvalidArgument("cases must be navtalk_sweep.scenario.Case objects (see load_plan)")
@@ -208,6 +218,11 @@ class Sweep:
             raise InvalidArgument("measuring videos needs the face extra: pip install 'navtalk-sweep[face]'")
         self.on_event = on_event
         self.jobs: list[Job] = plan_jobs(plan.cases, self.options.repeat)
+        search.require(plan.searches)
+        self.study_storage = study_storage if study_storage is not None else self._saved.get("study_storage")
+        self.sources: list[search.StudySource] = []
+        #: every job's case by key: the plan's, and a search's as it asks them
+        self._cases: dict[str, Case] = {job.key: job.case for job in self.jobs}
         self._runner: Runner | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending_stop: str | None = None
@@ -244,8 +259,17 @@ class Sweep:
         for job in self.jobs:
             state = states.get(job.key)
             count += state is None or not (state.finished or state.submitting or state.task_id)
+        for plan in self.plan.searches:  # at most: trials x repeats per combination, less what a resume has done
+            assert plan.search is not None
+            count += plan.search.trials * plan.search.repeats * len(plan.combinations())
+        count -= self._searched_jobs(states)
         budget = self.options.max_tasks
         return min(count, budget) if budget is not None else count
+
+    def _searched_jobs(self, states: Mapping[str, JobState]) -> int:
+        """Search jobs a resumed run has already sent (they count against the search's maximum)."""
+        grid = {job.key for job in self.jobs}
+        return sum(1 for key, state in states.items() if key not in grid and (state.task_id or state.finished))
 
     def _journal_states(self) -> dict[str, JobState]:
         """Each job's state as the journal tells it, when resuming (nothing otherwise)."""
@@ -257,6 +281,7 @@ class Sweep:
         for job in self.jobs:
             if job.key in states:
                 job.state = states[job.key]
+        self.sources = self._open_studies(states)
         meta = self._start_meta()
         write_meta(self.run_dir, meta)
         journal = Journal(self.run_dir)
@@ -277,7 +302,9 @@ class Sweep:
         finally:
             # interrupted or not, what finished is written out: no result is lost
             journal.close()
-            records = replay(read_journal(self.run_dir / "journal.jsonl")).in_order(j.key for j in self.jobs)
+            keys = [j.key for j in self.jobs] + [k for source in self.sources for t in source.mine()
+                                                 for k in source.keys(t.params)]
+            records = replay(read_journal(self.run_dir / "journal.jsonl")).in_order(dict.fromkeys(keys))
             records = self._adopt_videos(records)
             if self.measure:
                 records = self._attach_posters(records)
@@ -287,6 +314,8 @@ class Sweep:
             if self.service is not None:
                 meta["mock_calls"] = dict(self.service.simulator.calls)
             write_meta(self.run_dir, meta)
+            if self.sources:
+                write_json(self.run_dir / SEARCH, [source.summary() for source in self.sources])
         comparison = publish(self.run_dir, self.baseline) if self.report else None
         return SweepResult(self.run_dir, records, status, runner.stop_reason, comparison)
 
@@ -298,7 +327,22 @@ class Sweep:
                 "shard": list(self.plan.shard), "target": self.target.describe(),
                 "started_at": saved.get("started_at") or _now_text(), "status": RunStatus.RUNNING.value,
                 "options": asdict(self.options), "recorded": self.record or saved.get("recorded", False),
-                "resumed": saved.get("resumed", 0) + (1 if self.resume else 0)}
+                "resumed": saved.get("resumed", 0) + (1 if self.resume else 0),
+                **({"study_storage": search.storage_label(self.study_storage)} if self.plan.searches else {})}
+
+    def _open_studies(self, states: Mapping[str, JobState]) -> list[search.StudySource]:
+        """One study per face x speech x voice of each search scenario, continued when it exists."""
+        if not self.plan.searches:
+            return []
+        storage = search.open_storage(self.study_storage, self.run_dir)
+        run_id = str(self._saved.get("run_id") or self.run_dir.name)
+        journal = replay(read_journal(self.run_dir / "journal.jsonl")).records if self.resume else {}
+
+        def on_job(job: Job) -> None:
+            self._cases[job.key] = job.case
+
+        return [search.StudySource(plan, combo, storage, run_id=run_id, states=states, records=journal, on_job=on_job)
+                for plan in self.plan.searches for combo in plan.combinations()]
 
     async def _execute(self, emit: Callable[[Event], None], reuse: Mapping[str, CaseRecord],
                        clock: ManualClock | None) -> Runner:
@@ -338,7 +382,7 @@ class Sweep:
                 if self._pending_stop is not None:
                     runner.stop(self._pending_stop)
             try:
-                await runner.run(self.jobs)
+                await runner.run(self.jobs, self.sources)
             finally:
                 with self._lock:
                     self._loop = None
@@ -352,8 +396,9 @@ class Sweep:
         """
         base = self.target.generate_url.rsplit("/", 1)[0]
         urls: dict[str, str] = {}
-        for job in self.jobs:
-            for token, path in job.case.files.items():
+        searched = [plan.case(combo) for plan in self.plan.searches for combo in plan.combinations()]
+        for case in [job.case for job in self.jobs] + searched:
+            for token, path in case.files.items():
                 if token in urls:
                     continue
                 name = token.removeprefix("media://")
@@ -371,7 +416,7 @@ class Sweep:
 
     def _fetcher(self, client: AsyncNavTalkClient) -> Callable[[str, str], Any]:
         videos = self.run_dir / "videos"
-        cases = {job.key: job.case for job in self.jobs}
+        cases = self._cases  # a search adds its jobs' cases as it asks them
         faces: dict[str, asyncio.Task[Path | None]] = {}
 
         async def download_face(url: str) -> Path | None:
@@ -435,6 +480,7 @@ class Sweep:
     def _attach_posters(self, records: list[CaseRecord]) -> list[CaseRecord]:
         """Each case whose face is a local file gets a preview of its controls (the report's poster)."""
         cases = {case.case_id: case for job in self.jobs for case in job.cases}
+        cases.update((case.case_id, case) for case in self._cases.values())
         poster = poster_maker(self.run_dir)
         out = []
         for rec in records:

@@ -41,6 +41,7 @@ from navtalk_sweep.runner._events import (
 )
 from navtalk_sweep.runner._expect import evaluate
 from navtalk_sweep.runner._schedule import PollSchedule
+from navtalk_sweep.runner._source import JobSource
 from navtalk_sweep.runner._state import Job, advance
 from navtalk_sweep.scenario import Case
 
@@ -114,6 +115,8 @@ class Runner:
         self._paid_tasks = 0
         self._paid_speech = 0.0
         self._sleepers: set[asyncio.Future[None]] = set()
+        #: how each job a source gave ended (its records, final or not), until it is told back
+        self._ended: dict[str, tuple[list[CaseRecord], bool] | None] = {}
 
     def emit(self, event: Event) -> None:
         self._emit(event)
@@ -125,21 +128,35 @@ class Runner:
 
     # -- the run -------------------------------------------------------------------------
 
-    async def run(self, jobs: Sequence[Job]) -> Counter[str]:
-        self.emit(RunStarted(self.now(), len(jobs), sum(len(j.cases) for j in jobs)))
+    async def run(self, jobs: Sequence[Job], sources: Sequence[JobSource] = ()) -> Counter[str]:
+        """Run ``jobs`` (a plan known up front) and whatever ``sources`` give as the run goes, side by side."""
+        most = sum(s.size for s in sources)
+        self.emit(RunStarted(self.now(), len(jobs) + most, sum(len(j.cases) for j in jobs) + most))
         semaphore = asyncio.Semaphore(self.options.concurrency)
+        async def one(job: Job, source: JobSource | None = None) -> None:
+            if source is not None:
+                self._ended[job.key] = None
+            try:
+                if job.state.finished:
+                    return
+                if job.state.task_id is None and not job.state.submitting and self._reused(job):
+                    return
+                async with semaphore:
+                    await self._job(job)
+            finally:
+                if source is not None:
+                    records, final = self._ended.pop(job.key, None) or ([], False)
+                    source.tell(job, records, final)
 
-        async def one(job: Job) -> None:
-            if job.state.finished:
-                return
-            if job.state.task_id is None and not job.state.submitting and self._reused(job):
-                return
-            async with semaphore:
-                await self._job(job)
+        async def feed(source: JobSource, group: asyncio.TaskGroup) -> None:
+            async for job in source:
+                group.create_task(one(job, source))
 
         async with asyncio.TaskGroup() as group:
             for job in jobs:
                 group.create_task(one(job))
+            for source in sources:
+                group.create_task(feed(source, group))
         self.emit(RunFinished(self.now(), dict(self.outcomes)))
         return self.outcomes
 
@@ -432,6 +449,10 @@ class Runner:
         self._finished(job, records, final=final)
 
     def _finished(self, job: Job, records: list[CaseRecord], *, final: bool) -> None:
+        if job.annotations:
+            records = [r.replace(**job.annotations) for r in records]
+        if job.key in self._ended:
+            self._ended[job.key] = (records, final)
         for rec in records:
             self.outcomes[rec.outcome] += 1
         self._note(job, CaseFinished(self.now(), job.key, records, final))

@@ -76,6 +76,8 @@ class Job:
     cases: list[Case]
     repeat: int
     state: JobState = field(default_factory=JobState)
+    #: record fields every record of this job carries (a search trial's study and number)
+    annotations: dict[str, Any] = field(default_factory=dict)
 
     @property
     def case(self) -> Case:

@@ -48,6 +48,7 @@ _ALL_NAMES = sorted(
         *m.Speech.model_fields,
         *m.Inputs.model_fields,
         *m.Sample.model_fields,
+        *m.Search.model_fields,
         *m.Expect.model_fields,
         "from",
         "to",
@@ -307,7 +308,7 @@ class _Builder:
             for k, v in extra.items():
                 check(k, v, ("include", i, k))
         plan = ScenarioPlan(sc.name, axes, rules, defaults, [dict(x) for x in sc.include], faces, speech,
-                            sc.sample, sc.expect, tuple(sc.tags), self.smap.path)
+                            sc.sample, sc.expect, tuple(sc.tags), self.smap.path, sc.search)
         self._check_contract(plan)
         if outside:
             shown = ", ".join(dict.fromkeys(outside))

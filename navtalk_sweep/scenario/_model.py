@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import enum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -155,13 +156,66 @@ class Expect(_Strict):
     @field_validator("measures")
     @classmethod
     def _known_measures(cls, value: dict[str, Bound]) -> dict[str, Bound]:
-        names = _measure_names()
         for name in value:
-            if name not in names:
-                hint = difflib.get_close_matches(name, names, n=1)
-                raise ValueError(f"unknown measure {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else
-                                 f" (measures: {', '.join(names)})"))
+            _known_measure(name)
         return value
+
+
+def _known_measure(name: str) -> None:
+    names = _measure_names()
+    if name not in names:
+        hint = difflib.get_close_matches(name, names, n=1)
+        raise ValueError(f"unknown measure {name!r}" + (f" (did you mean {hint[0]!r}?)" if hint else
+                         f" (measures: {', '.join(names)})"))
+
+
+class Sampler(enum.StrEnum):
+    """Optuna's samplers a search may use (``search.sampler``)."""
+
+    TPE = "tpe"
+    CMAES = "cmaes"
+    GP = "gp"
+    RANDOM = "random"
+    GRID = "grid"
+
+
+class Direction(enum.StrEnum):
+    MAXIMIZE = "maximize"
+    MINIMIZE = "minimize"
+
+
+class Search(_Strict):
+    """Propose the face controls from the results so far, instead of running the whole grid.
+
+    The matrix's face-control axes are the search space; faces, speech and voices are
+    crossed, one study per combination.
+    """
+
+    objective: str | None = Field(None, description="a declared numeric measure to optimise, e.g. lip_sync")
+    weights: dict[str, float] | None = Field(
+        None, description="a weighted sum of declared measures instead, e.g. {lip_sync: 1, seam: -2}",
+        json_schema_extra=lambda schema: schema.update(propertyNames={"enum": list[JsonValue](_measure_names())}))
+    direction: Direction = Direction.MAXIMIZE
+    trials: int = Field(gt=0, le=10_000, description="trials at most per face x speech x voice combination")
+    parallel: int = Field(1, gt=0, le=64, description="trials in flight at once")
+    sampler: Sampler = Sampler.TPE
+    seed: int = 0
+    repeats: int = Field(1, gt=0, le=20, description="videos per trial, averaged (the service is not deterministic)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Search:
+        if (self.objective is None) == (self.weights is None):
+            raise ValueError("give an objective (one measure) or weights (several), not both or neither")
+        for name in [self.objective] if self.objective else list(self.weights or {}):
+            _known_measure(name)
+        if self.weights is not None and not self.weights:
+            raise ValueError("weights is empty: name at least one measure")
+        return self
+
+    @property
+    def measures(self) -> dict[str, float]:
+        """The objective as weights: one measure is weight 1."""
+        return {self.objective: 1.0} if self.objective else dict(self.weights or {})
 
 
 Rule = dict[str, Scalar | list[Scalar]]
@@ -179,7 +233,14 @@ class Scenario(_Strict):
     exclude: list[Rule] = Field(default_factory=list)
     include: list[dict[str, Scalar]] = Field(default_factory=list)
     sample: Sample = Field(default_factory=Sample)
+    search: Search | None = None
     expect: Expect = Field(default_factory=Expect)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> Scenario:
+        if self.search is not None and self.sample.method != "all":
+            raise ValueError(f"a scenario either searches or samples: drop sample ({self.sample.method}) or search")
+        return self
 
 
 class ScenarioFile(_Strict):

@@ -13,7 +13,7 @@ from typing import Any, overload
 from navtalk_sweep.contract import FACE_CONTROLS, Mode, mode_of, request_id
 from navtalk_sweep.errors import ContractViolation, ScenarioError
 from navtalk_sweep.scenario._grid import MAX_WALK, Grid, GridTooLarge, Index, Rule
-from navtalk_sweep.scenario._model import Expect, Sample
+from navtalk_sweep.scenario._model import Expect, Sample, Search
 
 Scalar = int | str
 
@@ -138,6 +138,8 @@ class ScenarioPlan:
     expect: Expect
     tags: tuple[str, ...] = ()
     source: str = ""
+    #: a search proposes the face controls from results; its plan lists only the ``include`` cases
+    search: Search | None = None
 
     @cached_property
     def grid(self) -> Grid:
@@ -151,6 +153,8 @@ class ScenarioPlan:
             raise ScenarioError(f"scenario '{self.name}': {exc}", path=self.source) from None
 
     def _selected(self) -> Iterator[Index] | list[Index]:
+        if self.search is not None:
+            return []  # its cases are asked of a study as the run goes
         if self.sample.method == "random":
             assert self.sample.n is not None
             return self.grid.random(self.sample.n, self.sample.seed)
@@ -159,7 +163,9 @@ class ScenarioPlan:
         return iter(self.grid)
 
     def count(self) -> int:
-        """How many cases the scenario runs, without building them."""
+        """How many cases the scenario runs, without building them (a search: the most it may run)."""
+        if self.search is not None:
+            return self.search.trials * self.search.repeats * len(self.combinations()) + len(self.include)
         if self.sample.method == "pairwise":
             return len(self._pairwise) + len(self.include)
         try:
@@ -249,6 +255,39 @@ class ScenarioPlan:
         names += [k for extra in self.include for k in extra if k not in names]
         return tuple(dict.fromkeys(names))
 
+    # -- a search: face-control axes are its space, the others are crossed ----------------
+
+    @cached_property
+    def dimensions(self) -> tuple[int, ...]:
+        """The axes a search explores: those that set face controls only."""
+        return tuple(i for i, a in enumerate(self.axes) if a.fields and set(a.fields) <= set(FACE_CONTROLS))
+
+    def combinations(self) -> list[dict[str, Scalar]]:
+        """Each combination of the other axes (faces, speech, voices): a search runs one study for each."""
+        crossed = [i for i in range(len(self.axes)) if i not in self.dimensions]
+        out = []
+        for values in product(*(range(len(self.axes[a].values)) for a in crossed)):
+            params: dict[str, Scalar] = {}
+            for a, v in zip(crossed, values, strict=True):
+                params.update(self.axes[a].values[v].params)
+            out.append(params)
+        return out
+
+    def index_of(self, params: Mapping[str, Scalar]) -> Index | None:
+        """The value indexes of an assignment that sets every axis, or None when a value is on no axis."""
+        out = []
+        for axis in self.axes:
+            wanted = tuple((f, params.get(f)) for f in axis.fields)
+            if isinstance(axis.values, ZippedValues):
+                hits = set.intersection(*(set(axis.values.indexes(f, {v})) for f, v in wanted))
+                found = min(hits) if hits else None
+            else:
+                found = next((i for i, v in enumerate(axis.values) if v.params == wanted), None)
+            if found is None:
+                return None
+            out.append(found)
+        return tuple(out)
+
     # -- summaries without building every case --------------------------------------
 
     @cached_property
@@ -287,7 +326,10 @@ class ScenarioPlan:
 
         available = self.grid.count()
         selected = self.count() - len(self.include)
-        if self.sample.method == "all" or selected >= available:
+        if self.search is not None:
+            for params in self.combinations():
+                add(self.case(params), self.search.trials * self.search.repeats)
+        elif self.sample.method == "all" or selected >= available:
             for params, n in self.speech_groups():
                 add(self.case(params), n)
         elif selected > MAX_WALK:
