@@ -15,7 +15,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +25,10 @@ from navtalk_sweep.contract import VOICES, Mode
 from navtalk_sweep.errors import NavTalkSweepError, RunError, ScenarioError, one_line
 from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.report import format_comparison, merge_runs, publish
-from navtalk_sweep.results import JOURNAL, RunLock, new_run_id, read_journal, replay
+from navtalk_sweep.results import JOURNAL, Run, RunLock, load_run, new_run_id, read_journal, replay
 from navtalk_sweep.runner import CaseFinished, Event, RunOptions
-from navtalk_sweep.scenario import PARAMETERS, Case, load_text
-from navtalk_sweep.session import Sweep, SweepResult, Target, load_mock_config
+from navtalk_sweep.scenario import PARAMETERS, Case, ScenarioPlan, load_text
+from navtalk_sweep.session import Sweep, SweepPlan, SweepResult, Target, load_mock_config
 
 #: -k takes identifiers made of word characters and ``:+-.[]\\/``; ``param=value`` is translated to this
 _KEYWORD = "/{}:{}/"
@@ -64,7 +64,7 @@ class CaseFailed(Exception):
 class ScenarioFile(pytest.File):
     """A scenario file: one item per case of each of its scenarios."""
 
-    def collect(self) -> Iterable[CaseItem]:
+    def collect(self) -> Iterable[CaseItem | SearchItem]:
         try:
             shown = str(self.path.relative_to(self.config.rootpath))
         except ValueError:
@@ -78,6 +78,9 @@ class ScenarioFile(pytest.File):
         seen: dict[str, int] = {}
         known = set(self.config.getini("markers"))
         for plan in loaded.plans:
+            if plan.search is not None:  # one item: it passes when the best setting the search found does
+                yield SearchItem.from_parent(self, name=plan.name if len(loaded.plans) == 1 else f"{plan.name}: search",
+                                             plan=plan)
             for case in plan:
                 name = case.label if len(loaded.plans) == 1 else f"{plan.name}: {case.label}"
                 seen[name] = seen.get(name, 0) + 1
@@ -128,6 +131,50 @@ class CaseItem(pytest.Item):
         return self.path, None, f"{self.case.scenario}: {self.case.label}"
 
 
+class SearchItem(pytest.Item):
+    """A scenario's search: passes when the best setting each study found meets the scenario's ``expect``."""
+
+    def __init__(self, *, plan: ScenarioPlan, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+
+    def runtest(self) -> None:
+        sweeps: SessionSweep | None = self.config.stash.get(SESSION_SWEEP, None)
+        if sweeps is None:
+            raise CaseFailed("the navtalk sweep did not start (see the error above)")
+        run = sweeps.wait_for_search(self)
+        by_key = {r.key: r for r in run.records}
+        studies = [s for s in run.searches if s.get("scenario") == self.plan.name]
+        if not studies:
+            raise CaseFailed(f"{self.plan.name}: the search left no study (the run stopped before it began?)")
+        problems = []
+        for study in studies:
+            best = study.get("best")
+            if not best:
+                problems.append(f"{study.get('study')}: no trial finished with a value "
+                                f"({len(study.get('trials', []))} trial(s))")
+                continue
+            setting = " ".join(f"{k}={v}" for k, v in best.get("params", {}).items())
+            self.user_properties.append((f"best {study.get('study')}", f"{setting}: {best.get('value')}"))
+            for key in best.get("keys", []):
+                rec = by_key.get(key)
+                if rec is None:
+                    problems.append(f"{study.get('study')}: the best trial's record {key} is missing")
+                elif rec.outcome is not Outcome.PASSED:
+                    problems.append(f"best of {study.get('study')} ({setting}, trial {best.get('number')}):\n"
+                                    + describe(rec))
+        if problems:
+            raise CaseFailed("\n".join(problems))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailed | NavTalkSweepError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"{self.plan.name}: search"
+
+
 def describe(record: CaseRecord) -> str:
     """A failed case for a person: the request (licence masked), status history, error and the failed checks."""
     history = " -> ".join(f"{h.get('t')} s {h.get('status')}" for h in record.status_history) or "never polled"
@@ -171,19 +218,22 @@ def run_dir_of(config: pytest.Config) -> Path:
 class SessionSweep:
     """The session's one sweep, in a background thread, and the records it has finished."""
 
-    def __init__(self, config: pytest.Config, items: list[CaseItem]) -> None:
+    def __init__(self, config: pytest.Config, items: list[CaseItem], searches: Sequence[SearchItem] = ()) -> None:
         self.config = config
         self.items = items
         self.worker = _worker(config)
         base = run_dir_of(config)
         self.run_dir = base / self.worker[0] if self.worker else base
-        self.owner: dict[str, Path] = {}  # case_id -> run dir of the worker that sweeps it (xdist)
-        mine = items
+        self.owner: dict[str, Path] = {}  # case_id (a search: its scenario) -> run dir of the worker that runs it
+        mine, my_searches = items, list(searches)
         if self.worker is not None:
             count = self.worker[2]
             for i, it in enumerate(items):  # identical requests go to one worker: each is paid for once
                 self.owner.setdefault(it.case.case_id, base / f"gw{i % count}")
+            for i, search in enumerate(searches):
+                self.owner[f"search:{search.plan.name}"] = base / f"gw{i % count}"
             mine = [it for it in items if self.owner[it.case.case_id] == self.run_dir]
+            my_searches = [s for s in searches if self.owner[f"search:{s.plan.name}"] == self.run_dir]
         # one event per waited-for case: a record wakes only the test waiting for it
         self._guard = threading.Lock()
         self._events: dict[tuple[str, str, str], threading.Event] = {}
@@ -199,7 +249,8 @@ class SessionSweep:
         # a mock on the real clock is usually told to be quick: do not wait the vendor's 5 s first
         quick_mock = not target.paid and target.clock == "real"
         options = RunOptions(concurrency=config.getoption("navtalk_concurrency"), first_poll=0.5 if quick_mock else 5.0)
-        self.sweep = Sweep([it.case for it in mine], self.run_dir, target=target, options=options,
+        plan = SweepPlan(tuple(it.case for it in mine), searches=tuple(s.plan for s in my_searches))
+        self.sweep = Sweep(plan, self.run_dir, target=target, options=options,
                            baseline=None if self.worker else config.getoption("navtalk_baseline"),
                            on_event=self._event)
         self._lock = RunLock(self.run_dir)
@@ -268,6 +319,19 @@ class SessionSweep:
         raise CaseFailed(f"{case.label}: no record (the sweep ended without this case)")
 
 
+    def wait_for_search(self, item: SearchItem) -> Run:
+        """The run that holds this search, once its sweep has ended (a search is judged on what it found)."""
+        owner = self.owner.get(f"search:{item.plan.name}", self.run_dir)
+        if owner == self.run_dir:
+            self.finish()
+            if self.error is not None:
+                raise CaseFailed(f"the navtalk sweep failed: {self.error}")
+        else:
+            while not _idle(owner):
+                time.sleep(0.05)
+        return load_run(owner)
+
+
 def _wait_in_other_worker(run_dir: Path, key: tuple[str, str, str]) -> CaseRecord:
     """A case another xdist worker sweeps: read its journal until the record is there or the worker is gone."""
     journal = run_dir / JOURNAL
@@ -306,10 +370,11 @@ RUN_DIR = pytest.StashKey[Path]()
 def start(session: pytest.Session) -> None:
     """After collection and deselection: submit every selected case together."""
     items = [it for it in session.items if isinstance(it, CaseItem)]
-    if not items or session.config.option.collectonly:
+    searches = [it for it in session.items if isinstance(it, SearchItem)]
+    if not (items or searches) or session.config.option.collectonly:
         return
     try:
-        sweeps = SessionSweep(session.config, items)
+        sweeps = SessionSweep(session.config, items, searches)
         sweeps.start()
     except NavTalkSweepError as exc:  # a busy run directory, a bad target or mock config
         pytest.exit(f"error: {exc}", returncode=2)
@@ -358,8 +423,6 @@ def summary_lines(config: pytest.Config) -> list[str]:
         return lines
     merged = config.stash.get(MERGED, None)
     if merged is not None:
-        from navtalk_sweep.results import load_run
-
         run = load_run(merged)
         counts: dict[str, int] = {}
         for rec in run.records:

@@ -211,6 +211,8 @@ class Run:
     path: Path
     meta: dict[str, Any]
     records: list[CaseRecord]
+    #: a search's studies as the run left them in ``search.json`` (empty for a grid)
+    searches: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _read_jsonl(path: Path) -> list[CaseRecord]:
@@ -235,6 +237,18 @@ def _read_jsonl(path: Path) -> list[CaseRecord]:
     return out
 
 
+def _read_searches(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise RunError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
+        raise RunError(f"{path}: expected a list of studies")
+    return data
+
+
 def load_run(path: str | os.PathLike[str]) -> Run:
     """A run directory, or a bare ``results.jsonl``; records rebuilt from the journal when needed."""
     p = Path(path)
@@ -248,9 +262,10 @@ def load_run(path: str | os.PathLike[str]) -> Run:
             meta = json.loads((p / META).read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
             raise RunError(f"{p / META}: not JSON ({exc.msg})") from None
+    searches = _read_searches(p / SEARCH)
     if (p / RESULTS).exists():
-        return Run(p, meta, _read_jsonl(p / RESULTS))
+        return Run(p, meta, _read_jsonl(p / RESULTS), searches)
     if (p / JOURNAL).exists():
         replayed = replay(read_journal(p / JOURNAL))
-        return Run(p, meta, [r for recs in replayed.records.values() for r in recs])
+        return Run(p, meta, [r for recs in replayed.records.values() for r in recs], searches)
     raise RunError(f"{p}: not a navtalk-sweep run (no {RESULTS} or {JOURNAL})")

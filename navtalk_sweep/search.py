@@ -19,6 +19,7 @@ Rules that keep a search honest:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import math
 import statistics
@@ -155,8 +156,9 @@ def _sampler(search: Search, dimensions: Sequence[Dimension]) -> optuna.samplers
     import optuna
 
     kind, seed = search.sampler, search.seed
-    # a few random trials first, then the model: Optuna's default of 10 is most of a small budget
-    startup = max(4, min(10, search.trials // 4))
+    # random trials first, one per control searched plus two (at most 10), then the model: Optuna's
+    # default of 10 is most of a small budget (benchmarks/bench_search.py: 5 against 10 on three controls)
+    startup = min(10, len(dimensions) + 2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         if kind is Sampler.TPE:
@@ -200,6 +202,7 @@ class StudySource:
         assert plan.search is not None
         self.plan, self.search, self.combination = plan, plan.search, dict(combination)
         self.name = study_name(plan, combination)
+        self._tag = hashlib.sha256(self.name.encode()).hexdigest()[:6]
         self.dimensions = [Dimension(plan.axes[a].name, plan.axes[a].values) for a in plan.dimensions]
         self.distributions = {d.name: d.distribution() for d in self.dimensions}
         self.run_id = run_id
@@ -233,9 +236,11 @@ class StudySource:
         return self.plan.case(merged)
 
     def keys(self, params: Mapping[str, Any]) -> list[str]:
-        case_id = self.case(params).case_id
+        """The setting's job keys: its case id and this study's tag (two studies asking one request keep their
+        records apart), one per repeat."""
+        base = f"{self.case(params).case_id}@{self._tag}"
         n = self.search.repeats
-        return [case_id] if n == 1 else [f"{case_id}~{r + 1}" for r in range(n)]
+        return [base] if n == 1 else [f"{base}~{r + 1}" for r in range(n)]
 
     def _jobs(self, number: int, params: Mapping[str, Any]) -> list[Job]:
         case = self.case(params)

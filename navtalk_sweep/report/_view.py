@@ -181,3 +181,100 @@ def rows(run: Run, cols: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             "images": dict(r.images), "notes": list(r.notes),
         })
     return out
+
+
+# -- a search: what each study tried, found and spent ----------------------------------------------
+
+
+def _objective_text(weights: dict[str, float], direction: str) -> str:
+    if len(weights) == 1 and next(iter(weights.values())) == 1:
+        return f"{direction} {next(iter(weights))}"
+    terms = " ".join(f"{'-' if w < 0 else '+'} {abs(w):g} x {n}" for n, w in weights.items())
+    return f"{direction} {terms.removeprefix('+ ')}"
+
+
+def _setting(params: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in params.items())
+
+
+def search_chart(trials: Sequence[dict[str, Any]], maximize: bool) -> Markup:
+    """Inline SVG: each trial's objective (dots; failed trials as crosses on the floor) and the best so far."""
+    done = [t for t in trials if isinstance(t.get("value"), int | float)]
+    if not done:
+        return Markup("<p>No trial has a value yet.</p>")
+    values = [float(t["value"]) for t in done]
+    low, high = min(values), max(values)
+    span = (high - low) or abs(high) or 1.0
+    low, high = low - 0.05 * span, high + 0.05 * span
+    n = int(max(t["number"] for t in trials)) + 1
+    width, height, left, top, bottom = 560, 220, 56, 12, 30
+    plot_w, plot_h = width - left - 10, height - top - bottom
+
+    def x(i: float) -> float:
+        return left + plot_w * (i + 0.5) / n
+
+    def y(v: float) -> float:
+        return top + plot_h * (1 - (v - low) / (high - low))
+
+    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="search-chart" width="{width}" height="{height}" '
+              'role="img" aria-label="objective per trial and the best so far">'),
+             f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" stroke="#999"/>',
+             f'<text x="{left - 4}" y="{y(high - 0.05 * span) + 4:.1f}" text-anchor="end">{_short(max(values))}</text>',
+             f'<text x="{left - 4}" y="{y(low + 0.05 * span) + 4:.1f}" text-anchor="end">{_short(min(values))}</text>',
+             f'<text x="{left + plot_w / 2}" y="{height - 6}" text-anchor="middle">trial</text>']
+    best: float | None = None
+    path: list[str] = []
+    for t in sorted(trials, key=lambda t: t["number"]):
+        v = t.get("value")
+        if isinstance(v, int | float):
+            best = v if best is None else (max(best, v) if maximize else min(best, v))
+            parts.append(f'<circle cx="{x(t["number"]):.1f}" cy="{y(v):.1f}" r="3.5" fill="#1565c0">'
+                         f'<title>trial {t["number"]}: {_short(v)} ({escape(_setting(t["params"]))})</title></circle>')
+        elif t.get("state") == "fail":
+            cx, cy = x(t["number"]), top + plot_h - 5
+            parts.append(f'<path d="M{cx - 4:.1f} {cy - 4:.1f}l8 8m0 -8l-8 8" stroke="#c62828" stroke-width="2">'
+                         f'<title>trial {t["number"]} failed: {escape(t.get("note") or "")}</title></path>')
+        if best is not None:
+            path.append(f'{"L" if path else "M"}{x(t["number"]):.1f} {y(best):.1f}')
+    if path:
+        parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="#2e7d32" stroke-width="2">'
+                     '<title>best so far</title></path>')
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def search_views(run: Run) -> list[dict[str, Any]]:
+    """Each study of a search: its trials, the best settings with their videos, importances, videos paid."""
+    by_key = {r.key: r for r in run.records}
+    out = []
+    for study in run.searches:
+        maximize = study.get("direction", "maximize") == "maximize"
+        trials = [t for t in study.get("trials", []) if isinstance(t, dict) and "number" in t]
+        best_so_far: float | None = None
+        rows_ = []
+        for t in sorted(trials, key=lambda t: t["number"]):
+            v = t.get("value")
+            if isinstance(v, int | float):
+                best_so_far = v if best_so_far is None else (max(best_so_far, v) if maximize else min(best_so_far, v))
+            rec = next((by_key[k] for k in t.get("keys", []) if k in by_key), None)
+            rows_.append({"number": t["number"], "state": t.get("state"), "value": v, "best": best_so_far,
+                          "setting": _setting(t.get("params", {})), "note": t.get("note") or "",
+                          "video": rec.video or rec.video_url if rec is not None else None,
+                          "elsewhere": not t.get("mine", True)})
+        ranked: dict[str, dict[str, Any]] = {}
+        for row in sorted((r for r in rows_ if isinstance(r["value"], int | float)),
+                          key=lambda r: -r["value"] if maximize else r["value"]):
+            ranked.setdefault(row["setting"], row)
+        grid = int(study.get("grid_size") or 0) * int(study.get("repeats") or 1)
+        paid = int(study.get("paid") or 0)
+        importances = study.get("importances") or {}
+        out.append({
+            "study": study.get("study", "?"), "objective": _objective_text(study.get("objective", {}),
+                                                                          study.get("direction", "maximize")),
+            "sampler": study.get("sampler"), "trials": rows_, "best": list(ranked.values())[:3],
+            "chart": search_chart(trials, maximize), "paid": paid, "grid": grid,
+            "share": f"{paid / grid:.0%}" if grid else "?",
+            "importances": sorted(importances.items(), key=lambda kv: -kv[1]),
+            "importances_note": study.get("importances_note"), "repeats": int(study.get("repeats") or 1),
+        })
+    return out

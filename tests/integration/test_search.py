@@ -180,3 +180,29 @@ def test_a_bad_search_is_one_line_with_its_place(tmp_path, search_line, message)
     proc = cli("validate", str(path))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert message in proc.stderr and f"{path}:8:" in proc.stderr, proc.stderr
+
+
+def test_the_report_shows_what_the_search_tried_and_found(tmp_path):
+    run(load_plan([scenario(tmp_path, 6)]), tmp_path / "run")
+    html = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    summary = json.loads((tmp_path / "run" / "search.json").read_text())[0]
+    assert 'data-tab="search"' in html and 'class="search-chart"' in html
+    assert f"<b>{summary['paid']}</b> paid video(s) of the\n      38 the grid of the same axes would cost" in html
+    assert "minimize time_to_done" in html
+    best = " ".join(f"{k}={v}" for k, v in summary["best"]["params"].items())
+    assert f"#1 {best}:" in html
+
+
+pytest_plugins = ["pytester"]
+
+
+def test_a_search_is_one_pytest_item_judged_on_its_best(pytester):
+    text = SEARCH.replace("TRIALS", "6")
+    (pytester.path / "good.yaml").write_text(text + "expect: {within: 1000}\n", encoding="utf-8")
+    (pytester.path / "bad.yaml").write_text(text.replace("name: tune", "name: strict")
+                                            + "expect: {measures: {time_to_done: {max: 0.001}}}\n", encoding="utf-8")
+    result = pytester.runpytest_subprocess("good.yaml", "bad.yaml", "--navtalk-run-dir", "run", "-p", "no:xdist",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*best of strict (bbox_shift=* parsing_mode=*, trial *):*",
+                                 "*check time_to_done*"])
