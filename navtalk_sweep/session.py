@@ -109,11 +109,9 @@ def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int]
         raise ScenarioError(f"{mine} cases to run{f' in shard {index + 1}/{count}' if count > 1 else ''}, over the "
                             f"limit of {max_cases}: narrow the grid, sample it (sample: {{method: random, n: ...}}), "
                             "shard it, or raise the limit (--max-cases)", path=where)
-    searches = tuple(p for p in plans if p.search is not None)
-    if searches and count > 1:
-        raise ScenarioError(f"scenario '{searches[0].name}' searches, and a search is not cut into shards: give "
-                            "every machine the same --study-storage instead (they share one study)",
-                            path=searches[0].source)
+    # a search is not cut: each goes whole to one shard (the i-th to shard i mod n); machines that should
+    # share one search are given the same --study-storage instead
+    searches = tuple(p for i, p in enumerate(q for q in plans if q.search is not None) if i % count == index)
     cases: list[Case] = []
     offset = 0
     for p in plans:

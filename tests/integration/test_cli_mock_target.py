@@ -29,7 +29,9 @@ def test_quickstart_runs_offline_and_passes(tmp_path, capsys, monkeypatch):
 
 def test_dry_run_sends_nothing(tmp_path, capsys):
     assert main(["run", str(SCENARIOS), "--dry-run", "--run-dir", str(tmp_path / "r")]) == 0
-    assert capsys.readouterr().out.startswith("dry run: 89 case(s), 89 task(s) to submit")
+    # the grids' 89 cases, and search_tuning.yaml's 14 trials at most
+    assert capsys.readouterr().out.startswith("dry run: 89 case(s) and a search of at most 14 video(s), 103 task(s) "
+                                              "at most to submit")
     assert not (tmp_path / "r").exists()
 
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from navtalk_sweep import search
-from navtalk_sweep.errors import InvalidArgument, ScenarioError
+from navtalk_sweep.errors import InvalidArgument
 from navtalk_sweep.session import Sweep, Target, load_plan
 from tests.conftest import FAKE_LICENSE, read_results
 from tests.integration.test_cli_run import FAST, cli, kill_at
@@ -165,8 +165,8 @@ def test_search_needs_the_extra_and_a_face_control_axis(tmp_path, monkeypatch):
     no_space = SEARCH.replace("  bbox_shift: {from: -9, to: 9}\n  parsing_mode: [jaw, raw]\n", "  voice: [nova]\n")
     with pytest.raises(InvalidArgument, match="no face-control axis"):
         Sweep(load_plan([scenario(tmp_path, 3, no_space)]), tmp_path / "run", target=Target.mock())
-    with pytest.raises(ScenarioError, match="not cut into shards"):
-        load_plan([scenario(tmp_path)], shard=(0, 2))
+    # a search is not cut into shards: it goes whole to one
+    assert [len(load_plan([scenario(tmp_path)], shard=(k, 2)).searches) for k in (0, 1)] == [1, 0]
 
 
 @pytest.mark.parametrize(("search_line", "message"), [
@@ -206,3 +206,12 @@ def test_a_search_is_one_pytest_item_judged_on_its_best(pytester):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*best of strict (bbox_shift=* parsing_mode=*, trial *):*",
                                  "*check time_to_done*"])
+
+
+def test_merged_shards_keep_the_search_and_the_pictures(tmp_path):
+    from navtalk_sweep.report import merge_runs
+
+    run(load_plan([scenario(tmp_path, 4)]), tmp_path / "a")
+    merged = merge_runs([str(tmp_path / "a")], tmp_path / "m")
+    assert [s["study"] for s in merged.searches] == ["tune"]
+    assert json.loads((tmp_path / "m" / "search.json").read_text())[0]["best"] is not None

@@ -107,6 +107,21 @@ def test_merge_joins_shards(tmp_path):
     assert (tmp_path / "m2" / "report.html").exists() and (tmp_path / "m2" / "junit.xml").exists()
 
 
+def test_merge_keeps_videos_posters_and_mouth_strips(tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        images = {"poster": f"posters/{name}.png", "mouths": f"mouths/{name}.png"}
+        run = make_run(tmp_path / name, [record(f"c-{name}", video=f"videos/{name}.mp4", images=images)], name)
+        for rel in (f"videos/{name}.mp4", *images.values()):
+            (run.path / rel).parent.mkdir(parents=True, exist_ok=True)
+            (run.path / rel).write_bytes(f"{name}:{rel}".encode())
+        runs.append(run)
+    merged = merge_runs([str(r.path) for r in runs], tmp_path / "m")
+    for rec in merged.records:
+        for rel in (rec.video, *rec.images.values()):
+            assert rel and (tmp_path / "m" / rel).read_bytes() == (tmp_path / rec.case_id[-1] / rel).read_bytes()
+
+
 def test_marks_round_trip_into_results(tmp_path):
     run = make_run(tmp_path / "r", [record("c1"), record("c2")], "rid")
     marks = tmp_path / "marks.json"
