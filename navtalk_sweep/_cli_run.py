@@ -47,7 +47,7 @@ def _options(args: argparse.Namespace) -> RunOptions:
         concurrency=args.concurrency, submit_rate=args.submit_rate, case_timeout=args.case_timeout,
         max_tasks=args.max_tasks, max_speech_seconds=args.max_speech_seconds, fail_fast=args.fail_fast,
         max_failures=args.max_failures, resubmit_unknown=args.resubmit_unknown, repeat=args.repeat,
-        seed=args.seed, first_poll=args.first_poll, dense_interval=args.poll_interval,
+        seed=args.seed or 0, first_poll=args.first_poll, dense_interval=args.poll_interval,
         max_poll_interval=args.max_poll_interval, deadline_factor=args.deadline_factor or None,
         first_quantile=args.first_poll_quantile, backoff_cap=args.max_backoff,
         backoff_base=min(1.0, args.max_backoff),
@@ -134,11 +134,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                       study_storage=args.study_storage)
     except OSError as exc:
         raise UsageError(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
+    for notice in sweep.notices():
+        print(f"resume: {notice}", file=sys.stderr)
     if args.dry_run:
         searched = sum(p.count() - len(p.include) for p in plan.searches)
-        print(f"dry run: {len(plan.cases)} case(s)" + (f" and a search of at most {searched} video(s)" if searched
-                                                       else "") + f", {sweep.to_send()} task(s) at most to submit to "
-              f"{target.generate_url}")
+        searching = f" and a search of at most {searched} video(s)" if searched else ""
+        print(f"dry run: {len(plan.cases)} case(s){searching}, {sweep.to_send()} task(s){' at most' if searched else ''}"
+              f" to submit to {target.generate_url}")
         return EXIT_OK
     _confirm(sweep.to_send(), args, target)
     try:
@@ -251,10 +253,12 @@ def register(sub: Any) -> None:
     p.add_argument("--no-download", dest="download", action="store_false", help="do not download result videos")
     p.add_argument("--no-metrics", dest="metrics", action="store_false",
                    help="do not measure downloaded videos (measured when the face extra is installed)")
-    p.add_argument("--seed", type=int, default=0, help="seed for the mock and for jitter")
+    p.add_argument("--seed", type=int, default=None, help="seed for the mock and for jitter (default 0; a resumed "
+                   "run keeps its own)")
     p.add_argument("--mock-config", metavar="FILE", help="simulator settings for the bundled mock (YAML/JSON)")
-    p.add_argument("--mock-clock", choices=["virtual", "real"], default="virtual",
-                   help="the bundled mock's clock: virtual (instant, default) or real (5-20 s per task)")
+    p.add_argument("--mock-clock", choices=["virtual", "real"], default=None,
+                   help="the bundled mock's clock: virtual (instant, default) or real (5-20 s per task); a resumed "
+                        "run keeps its own")
     p.add_argument("--quiet", action="store_true", help="plain progress lines only")
     p.set_defaults(func=cmd_run)
 

@@ -88,21 +88,28 @@ class Target:
         return cls(TargetKind.URL, endpoint.generate_url, endpoint.status_url, endpoint.license)
 
     @classmethod
-    def parse(cls, text: str | None, *, license: str | None = None, seed: int = 0,
-              mock_config: SimulatorConfig | None = None, clock: MockClock | str = MockClock.VIRTUAL,
+    def parse(cls, text: str | None, *, license: str | None = None, seed: int | None = None,
+              mock_config: SimulatorConfig | None = None, clock: MockClock | str | None = None,
               saved: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Target:
-        """``mock``, ``navtalk`` or a base URL; None: where a resumed run was sent (``saved``), else the
-        service the environment names, else the bundled mock."""
+        """``mock``, ``navtalk`` or a base URL; None: where a resumed run was sent (``saved``: the bundled
+        mock with its clock, seed, settings and recordings, unless given again), else the service the
+        environment names, else the bundled mock."""
         env = os.environ if env is None else env
         if text is None and saved:
             if saved.get("kind") == TargetKind.MOCK:
-                return cls.mock(config=mock_config, clock=clock, seed=seed, license=license)
+                if mock_config is None and isinstance(saved.get("mock_config"), Mapping):
+                    # licences are never written down: a resumed mock accepts any, unless --mock-config is given
+                    kept = {k: v for k, v in saved["mock_config"].items() if k != "licenses"}
+                    mock_config = SimulatorConfig.from_dict(kept)
+                return cls.mock(config=mock_config, clock=clock or str(saved.get("clock") or MockClock.VIRTUAL),
+                                seed=seed if seed is not None else int(saved.get("seed") or 0), license=license,
+                                replay=[str(r) for r in saved.get("replay") or ()])
             return cls.urls(str(saved.get("generate_url") or DEFAULT_GENERATE_URL),
                             str(saved.get("status_url") or DEFAULT_STATUS_URL), license=license, env=env)
         if text is None:
             text = "navtalk" if env.get("NAVTALK_GENERATE_URL") or env.get("NAVTALK_STATUS_URL") else "mock"
         if text == "mock":
-            return cls.mock(config=mock_config, clock=clock, seed=seed, license=license)
+            return cls.mock(config=mock_config, clock=clock or MockClock.VIRTUAL, seed=seed or 0, license=license)
         if text == "navtalk":
             return cls.navtalk(license=license, env=env)
         return cls.base_url(text, license=license, env=env)
@@ -118,5 +125,9 @@ class Target:
 
     def describe(self) -> dict[str, Any]:
         """For run.json and reports: the licence redacted."""
-        return {"kind": self.kind.value, "generate_url": self.generate_url, "status_url": self.status_url,
-                "license": redact_license(self.license)}
+        out: dict[str, Any] = {"kind": self.kind.value, "generate_url": self.generate_url,
+                               "status_url": self.status_url, "license": redact_license(self.license)}
+        if self.kind is TargetKind.MOCK:  # what a resume needs to build the same mock again
+            out.update(clock=self.clock.value, seed=self.seed, replay=list(self.replay),
+                       mock_config=self.mock_config.as_dict() if self.mock_config is not None else None)
+        return out

@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,7 @@ from navtalk_sweep.scenario import Case, ScenarioPlan, load_scenarios
 from navtalk_sweep.simulator import SimulatorConfig
 
 __all__ = ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target",
-           "TargetKind", "load_mock_config", "load_plan", "read_meta", "run_sweep"]
+           "TargetKind", "load_mock_config", "load_plan", "read_meta", "resume_sweep", "run_sweep"]
 
 class RunStatus(enum.StrEnum):
     RUNNING = "running"
@@ -227,6 +227,22 @@ class Sweep:
         self._lock = threading.Lock()
         self.service: Any = None  # the in-process mock service, for a mock target
 
+    @classmethod
+    def resuming(cls, run_dir: str | os.PathLike[str], **settings: Any) -> Sweep:
+        """The sweep that continues ``run_dir`` as it was started: its scenario files and shard, run options,
+        target (the bundled mock with its clock, seed and settings) and study storage, from ``run.json``.
+        ``settings`` override any of them as for :class:`Sweep` (a licence for a paid target, say)."""
+        meta = read_meta(run_dir)
+        files = meta.get("scenario_files") or []
+        if not files:
+            raise RunError(f"{run_dir}: cannot resume: {META} names no scenario file")
+        shard = meta.get("shard") or [0, 1]
+        plan = load_plan(files, shard=(int(shard[0]), int(shard[1])), max_cases=None)
+        known = {f.name for f in fields(RunOptions)}
+        saved = {k: v for k, v in (meta.get("options") or {}).items() if k in known}
+        settings.setdefault("options", RunOptions(**saved))
+        return cls(plan, run_dir, resume=True, **settings)
+
     # -- control from outside --------------------------------------------------------------
 
     def stop(self, reason: str) -> None:
@@ -270,8 +286,29 @@ class Sweep:
         return sum(1 for key, state in states.items() if key not in grid and (state.task_id or state.finished))
 
     def _journal_states(self) -> dict[str, JobState]:
-        """Each job's state as the journal tells it, when resuming (nothing otherwise)."""
-        return replay(read_journal(self.run_dir / "journal.jsonl")).states if self.resume else {}
+        """Each job's state as the journal tells it, when resuming (nothing otherwise).
+
+        The in-process mock's tasks end with the process that ran it: a case it had in flight
+        cannot be polled again, so it starts over (the mock costs nothing; a paid target's
+        in-flight tasks are always polled, never sent again).
+        """
+        if not self.resume:
+            return {}
+        states = replay(read_journal(self.run_dir / "journal.jsonl")).states
+        if self.target.kind is TargetKind.MOCK:
+            for key, state in states.items():
+                if not state.finished and (state.task_id or state.submitting):
+                    states[key] = JobState()
+        return states
+
+    def notices(self) -> list[str]:
+        """What a resume does that a person should know before it starts (one line each)."""
+        if not self.resume or self.target.kind is not TargetKind.MOCK:
+            return []
+        replayed = replay(read_journal(self.run_dir / "journal.jsonl")).states
+        again = sum(1 for s in replayed.values() if not s.finished and (s.task_id or s.submitting))
+        return [(f"{again} case(s) were in flight on the bundled mock, whose tasks ended with the process that ran "
+                "them: they are sent again (the mock costs nothing)")] if again else []
 
     def _run_locked(self) -> SweepResult:
         reuse = self._reuse_map()  # a bad --reuse directory stops here, before the run directory is touched
@@ -510,6 +547,11 @@ def _face_url(case: Case) -> str | None:
 
 def _now_text() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def resume_sweep(run_dir: str | os.PathLike[str], **settings: Any) -> SweepResult:
+    """Continue the run in ``run_dir`` where it stopped, as it was started (see :meth:`Sweep.resuming`)."""
+    return Sweep.resuming(run_dir, **settings).run()
 
 
 def run_sweep(cases: SweepPlan | Iterable[Case], run_dir: str | os.PathLike[str] | None = None,

@@ -128,3 +128,27 @@ def test_merging_a_run_into_itself_is_refused_and_leaves_it_whole(tmp_path, caps
     assert main(["merge", str(run_dir), "--out", str(run_dir)]) == 2
     assert _one_line(capsys) == f"error: --out {run_dir}: is one of the runs to merge; merge into a new directory"
     assert (run_dir / "results.jsonl").read_text(encoding="utf-8") == '{"case_id": "kept"}\n'
+
+
+@pytest.mark.parametrize("clock", ["real", "virtual"])
+def test_a_killed_bundled_mock_run_resumes_on_its_own_clock_and_sends_its_in_flight_cases_again(tmp_path, clock):
+    import json
+
+    import yaml
+
+    from tests.conftest import read_results
+    from tests.integration.test_cli_run import FAST, cli, kill_at
+
+    config = tmp_path / "mock.yaml"
+    config.write_text(yaml.safe_dump({"timing": {"model": "uniform", "low": 0.5, "high": 1.5}}))
+    run_dir = tmp_path / "run"
+    args = ["run", str(SCENARIOS / "every_voice.yaml"), "--run-dir", str(run_dir), "--mock-clock", clock,
+            "--mock-config", str(config), "--seed", "3", "--concurrency", "4", *FAST]
+    kill_at(args, 0.5 if clock == "real" else 0.0, run_dir / "journal.jsonl")
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["target"]["clock"] == clock and meta["target"]["seed"] == 3  # kept for the resume
+    assert meta["target"]["mock_config"]["timing"]["low"] == 0.5
+    resumed = cli("run", "--resume", str(run_dir), *FAST, timeout=60)  # spun for ever before (issue 20, item 2)
+    assert resumed.returncode == 0, resumed.stderr
+    records = read_results(run_dir)
+    assert len(records) == 12 and {r["outcome"] for r in records} == {"passed"}  # no in-flight case became an error

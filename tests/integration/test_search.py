@@ -215,3 +215,22 @@ def test_merged_shards_keep_the_search_and_the_pictures(tmp_path):
     merged = merge_runs([str(tmp_path / "a")], tmp_path / "m")
     assert [s["study"] for s in merged.searches] == ["tune"]
     assert json.loads((tmp_path / "m" / "search.json").read_text())[0]["best"] is not None
+
+
+def test_a_search_stopped_by_its_budget_resumes_from_python_in_one_call(tmp_path):
+    from navtalk_sweep.runner import RunOptions
+    from navtalk_sweep.session import resume_sweep
+
+    run_dir = tmp_path / "run"
+    first = Sweep(load_plan([scenario(tmp_path, 10)]), run_dir, target=Target.mock(), download=False,
+                  options=RunOptions(max_tasks=4)).run()
+    assert sum(r.outcome.value == "passed" for r in first.records) == 4
+    for _ in range(3):  # each resume pays at most 4 more (the budget is kept), never one already paid
+        resume_sweep(run_dir, download=False)
+    study = study_of(run_dir)
+    assert len(study.trials) == 10
+    assert all(t.state is optuna.trial.TrialState.COMPLETE for t in study.trials)
+    submitted = [json.loads(line)["key"] for line in (run_dir / "journal.jsonl").read_text().splitlines()
+                 if '"CaseSubmitted"' in line]
+    assert len(submitted) == len(set(submitted))
+    assert json.loads((run_dir / "run.json").read_text())["resumed"] == 3

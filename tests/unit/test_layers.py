@@ -71,7 +71,7 @@ def test_lower_layers_import_no_http_library():
                               "numeric_fields"]),
     ("navtalk_sweep.session", ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult",
                                "Target", "TargetKind", "load_mock_config", "load_plan", "read_meta",
-                               "run_sweep"]),
+                               "resume_sweep", "run_sweep"]),
     ("mock_server", ["HttpReply", "MockService", "MockTransport", "create_app", "create_service",
                      "openapi_document"]),
 ])
