@@ -27,6 +27,7 @@ from typing import Any, Final
 __all__ = [
     "BAD_OUTCOMES",
     "FIELDS",
+    "Better",
     "CaseRecord",
     "Check",
     "Field",
@@ -195,6 +196,13 @@ _OPTIONAL: Final = ("request_id", "video", "video_bytes", "facts", "fetch_error"
 # -- what the report shows of a record, declared once ------------------------------------------
 
 
+class Better(enum.StrEnum):
+    """Which way a measure improves: what "best" and "regressed" mean for it."""
+
+    HIGHER = "higher"
+    LOWER = "lower"
+
+
 class Kind(enum.StrEnum):
     """How a field is shown, filtered and sorted."""
 
@@ -216,6 +224,10 @@ class Field:
     order: tuple[str, ...] | None = None
     unit: str = ""
     description: str = ""
+    #: which way it improves (None: neither, e.g. an offset or a length)
+    better: Better | None = None
+    #: the colour scale's ends when the measure has natural ones (a share: 0..1), so noise is not stretched
+    scale: tuple[float, float] | None = None
 
     def value(self, record: CaseRecord) -> Any:
         if self.get is not None:
@@ -227,7 +239,7 @@ class Field:
     def as_dict(self) -> dict[str, Any]:
         """What the report's script reads."""
         return {"name": self.name, "label": self.label, "kind": self.kind.value, "order": self.order,
-                "unit": self.unit}
+                "unit": self.unit, "better": self.better.value if self.better else None}
 
 
 def _fact(name: str) -> Callable[[CaseRecord], Any]:
@@ -249,47 +261,47 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("outcome", "outcome", Kind.CATEGORY, get=lambda r: r.outcome.value, order=tuple(Outcome)),
     Field("mode", "mode", Kind.CATEGORY),
     Field("voice", "voice", Kind.CATEGORY, get=lambda r: r.voice),
-    Field("time_to_done", "time to done", Kind.NUMBER, unit="s",
+    Field("time_to_done", "time to done", Kind.NUMBER, unit="s", better=Better.LOWER,
           description="seconds from submit to the final status"),
-    Field("submit_latency", "submit latency", Kind.NUMBER, unit="s", description="seconds to answer the submit"),
+    Field("submit_latency", "submit latency", Kind.NUMBER, unit="s", better=Better.LOWER, description="seconds to answer the submit"),
     Field("polls", "polls", Kind.NUMBER, description="status queries for this task"),
-    Field("retries", "retries", Kind.NUMBER, description="submits and polls tried again"),
+    Field("retries", "retries", Kind.NUMBER, better=Better.LOWER, description="submits and polls tried again"),
     Field("video_duration", "video duration", Kind.NUMBER, get=_fact("duration"), unit="s"),
-    Field("duration_error", "duration error", Kind.NUMBER, get=_duration_error, unit="s",
+    Field("duration_error", "duration error", Kind.NUMBER, get=_duration_error, unit="s", better=Better.LOWER,
           description="|video duration - speech length|"),
     Field("video_width", "video width", Kind.NUMBER, get=_fact("width"), unit="px"),
     Field("video_height", "video height", Kind.NUMBER, get=_fact("height"), unit="px"),
     Field("video_fps", "video fps", Kind.NUMBER, get=_fact("fps")),
     Field("video_bytes", "video size", Kind.NUMBER, unit="B"),
     # measured in the video (the face extra; docs/metrics.md says how and when not to trust them)
-    Field("lip_sync", "lip sync", Kind.NUMBER,
+    Field("lip_sync", "lip sync", Kind.NUMBER, better=Better.HIGHER, scale=(0.0, 1.0),
           description="how well mouth opening follows the speech loudness, -1..1 (0: not at all)"),
     Field("av_offset", "A/V offset", Kind.NUMBER, unit="s",
           description="seconds the sound lags the mouth at the best match (+: sound late)"),
     Field("mouth_open_median", "mouth open (median)", Kind.NUMBER,
           description="inner-lip gap divided by the outer eye-corner distance, median over frames"),
-    Field("mouth_open_p95", "mouth open (p95)", Kind.NUMBER,
+    Field("mouth_open_p95", "mouth open (p95)", Kind.NUMBER, better=Better.HIGHER,
           description="inner-lip gap divided by the outer eye-corner distance, 95th percentile"),
-    Field("region_iou", "region IoU", Kind.NUMBER,
+    Field("region_iou", "region IoU", Kind.NUMBER, better=Better.HIGHER, scale=(0.0, 1.0),
           description="overlap of the region the video changed with the blend region the controls predict, 0..1"),
     Field("mask_line_error", "mask line error", Kind.NUMBER, unit="px",
           description="top of the changed region minus the predicted mask line (+: lower than predicted)"),
-    Field("seam", "seam", Kind.NUMBER,
+    Field("seam", "seam", Kind.NUMBER, better=Better.LOWER,
           description="colour step across the changed region's edge beyond the same step beside it (levels; 0: none)"),
-    Field("mouth_sharpness", "mouth sharpness", Kind.NUMBER,
+    Field("mouth_sharpness", "mouth sharpness", Kind.NUMBER, better=Better.HIGHER,
           description="detail in the mouth box against the same box of the face that was sent (1: as sharp)"),
-    Field("upper_lip_motion", "upper-lip share", Kind.NUMBER,
+    Field("upper_lip_motion", "upper-lip share", Kind.NUMBER, scale=(0.0, 1.0),
           description="the upper lip's share of the lips' motion, 0..1 (0: only the lower lip and jaw move)"),
-    Field("outside_drift", "outside drift", Kind.NUMBER,
+    Field("outside_drift", "outside drift", Kind.NUMBER, better=Better.LOWER,
           description="mean change outside the changed region, levels 0..255 (codec noise: about 1)"),
     Field("shift_range_low", "bbox_shift from", Kind.NUMBER, unit="px",
           description="MuseTalk's suggested bbox_shift range for this face, low end (-(y30 - y29))"),
     Field("shift_range_high", "bbox_shift to", Kind.NUMBER, unit="px",
           description="MuseTalk's suggested bbox_shift range for this face, high end (y29 - y28)"),
-    Field("frozen_seconds", "frozen", Kind.NUMBER, unit="s",
+    Field("frozen_seconds", "frozen", Kind.NUMBER, unit="s", better=Better.LOWER,
           description="the longest stretch in which the picture did not change"),
-    Field("no_face_frames", "no face", Kind.NUMBER, description="share of frames with no face found (black included)"),
-    Field("black_frames", "black", Kind.NUMBER, description="share of black frames"),
+    Field("no_face_frames", "no face", Kind.NUMBER, better=Better.LOWER, scale=(0.0, 1.0), description="share of frames with no face found (black included)"),
+    Field("black_frames", "black", Kind.NUMBER, better=Better.LOWER, scale=(0.0, 1.0), description="share of black frames"),
     Field("error", "error", Kind.TEXT),
 )}
 

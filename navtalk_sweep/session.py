@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,10 @@ class SweepPlan:
     shard: tuple[int, int] = (0, 1)
     #: scenarios with ``search:``: their cases are asked of Optuna studies as the run goes
     searches: tuple[ScenarioPlan, ...] = ()
+    #: what "best" means per scenario (``choose:`` or a search's objective), for the report
+    objectives: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: per scenario, how much each measure may worsen against a baseline (``expect.measures.X.drop``)
+    tolerances: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
 
 
 #: a run builds at most this many cases unless told otherwise (a typo in a range is not a bill)
@@ -118,7 +122,10 @@ def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int]
         cases += p.shard(index, count, offset)
         offset += p.count()
     return SweepPlan(tuple(cases), tuple(str(Path(f).resolve()) for f in files), tuple(p.name for p in plans),
-                     tuple(warnings), shard, searches)
+                     tuple(warnings), shard, searches,
+                     {p.name: p.objective.as_dict() for p in plans if p.objective is not None},
+                     {p.name: drops for p in plans
+                      if (drops := {m: b.drop for m, b in p.expect.measures.items() if b.drop is not None})})
 
 
 def load_mock_config(path: str | os.PathLike[str]) -> SimulatorConfig:
@@ -363,6 +370,8 @@ class Sweep:
                 "started_at": saved.get("started_at") or _now_text(), "status": RunStatus.RUNNING.value,
                 "options": asdict(self.options), "recorded": self.record or saved.get("recorded", False),
                 "resumed": saved.get("resumed", 0) + (1 if self.resume else 0),
+                "choose": dict(self.plan.objectives) or saved.get("choose", {}),
+                "tolerances": dict(self.plan.tolerances) or saved.get("tolerances", {}),
                 **({"study_storage": search.storage_label(self.study_storage)} if self.plan.searches else {})}
 
     def _open_studies(self, states: Mapping[str, JobState]) -> list[search.StudySource]:

@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from navtalk_sweep.report._view import axes_of, columns, heatmaps, rows, search_views, summary
+from navtalk_sweep.report._view import axes_of, best_panels, columns, heatmaps, rows, search_views, summary
 from navtalk_sweep.results import Run
 
 
@@ -49,7 +49,7 @@ def render_html(run: Run, comparison: dict[str, Any] | None = None) -> str:
     return environment().get_template("report.html.jinja2").render(
         meta={"run_id": None, "started_at": None, "finished_at": None, "stop_reason": None, **run.meta},
         target=_target(run.meta), summary=summary(run), heatmaps=heatmaps(run, axes),
-        comparison=comparison, data_json=_script_json(data), searches=search_views(run),
+        comparison=comparison, data_json=_script_json(data), searches=search_views(run), best=best_panels(run),
     )
 
 

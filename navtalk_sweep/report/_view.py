@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from itertools import combinations
@@ -10,8 +11,9 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from navtalk_sweep.contract import VOICES, Mode
-from navtalk_sweep.record import FIELDS, CaseRecord, Field, Kind, Outcome, numeric_fields
+from navtalk_sweep.contract import FACE_CONTROLS, VOICES, Mode
+from navtalk_sweep.record import FIELDS, Better, CaseRecord, Field, Kind, Outcome, numeric_fields
+from navtalk_sweep.report._stats import Estimate, digits_to_separate, estimate, separated
 from navtalk_sweep.results import Run
 
 #: heatmaps for at most this many axis pairs (the most varied axes first)
@@ -77,26 +79,53 @@ def _scale(value: float | None, low: float, high: float) -> str:
 
 def heatmap_svg(records: Sequence[CaseRecord], x: str, y: str, xs: Sequence[Any], ys: Sequence[Any],
                 measure: Field | None) -> Markup:
-    """Inline SVG: one cell per (x, y) value pair, coloured by a measure (None: pass rate) over its cases."""
+    """Inline SVG: one cell per (x, y) value pair, coloured by a measure (None: pass rate) over its cases,
+    printed to the precision that tells the cells apart, with a legend of its scale and of the noise."""
     cells: dict[tuple[Any, Any], list[CaseRecord]] = {}
     for rec in records:
         p = rec.params
         if x in p and y in p:
             cells.setdefault((p[x], p[y]), []).append(rec)
 
+    def numbers(group: list[CaseRecord]) -> list[float]:
+        assert measure is not None
+        return [float(v) for v in map(measure.value, group) if isinstance(v, int | float) and not isinstance(v, bool)]
+
     def value(group: list[CaseRecord]) -> float | None:
         if measure is None:
             decided = [r for r in group if r.outcome is not Outcome.SKIPPED]
             return sum(r.outcome is Outcome.PASSED for r in decided) / len(decided) if decided else None
-        nums = [v for v in map(measure.value, group) if isinstance(v, int | float)]
+        nums = numbers(group)
         return sum(nums) / len(nums) if nums else None
 
     name = measure.name if measure is not None else "pass_rate"
     values = {k: value(g) for k, g in cells.items()}
     present = [v for v in values.values() if v is not None]
     low, high = (min(present), max(present)) if present else (0.0, 1.0)
+    note = ""
+    digits = 2
+    if measure is not None and present:
+        if measure.scale is not None:  # natural ends: a small spread stays a small change of colour
+            low, high = min(low, measure.scale[0]), max(high, measure.scale[1])
+        digits = min(3, max(1, digits_to_separate(present)))
+        # the noise is the spread of one request's repeats (a cell may also pool other axes' values)
+        repeats: dict[str, list[CaseRecord]] = {}
+        for rec in records:
+            repeats.setdefault(rec.case_id, []).append(rec)
+        estimates = [e for g in repeats.values() if (e := estimate(numbers(g))) is not None]
+        widths = [e.half_width for e in estimates if e.half_width is not None]
+        spread = max(present) - min(present)
+        if not widths:
+            note = "one video per cell: differences between cells may be the service's noise (repeat to tell)"
+        else:
+            noise = statistics.median(widths)
+            note = f"noise between repeats: ±{noise:.{digits}f} (median 95 % interval)"
+            if spread <= 2 * noise:
+                note += "; every cell is within the noise of the others: treat them as ties"
+                mid = (max(present) + min(present)) / 2
+                low, high = min(low, mid - 2 * noise), max(high, mid + 2 * noise)
     cw, ch, left, top = 64, 28, 110, 40
-    width, height = left + cw * len(xs) + 10, top + ch * len(ys) + 10
+    width, height = max(left + cw * len(xs) + 10, 660 if note else 330), top + ch * len(ys) + 56
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{width}" height="{height}" '
              f'role="img" aria-label="{escape(name)} over {escape(x)} and {escape(y)}">'),
              f'<text x="{left}" y="14" class="axis">{escape(x)} →</text>',
@@ -108,12 +137,25 @@ def heatmap_svg(records: Sequence[CaseRecord], x: str, y: str, xs: Sequence[Any]
         for i, xv in enumerate(xs):
             v = values.get((xv, yv))
             fill = _color(v) if measure is None else _scale(v, low, high)
-            label = "–" if v is None else (f"{v:.0%}" if measure is None else _short(v))
+            label = "–" if v is None else (f"{v:.0%}" if measure is None else f"{v:.{digits}f}")
             n = len(cells.get((xv, yv), []))
             parts.append(f'<g><title>{escape(x)}={escape(xv)} {escape(y)}={escape(yv)}: {label} ({n} cases)</title>'
                          f'<rect x="{left + i * cw}" y="{top + j * ch}" width="{cw - 2}" height="{ch - 2}" '
                          f'fill="{fill}"/><text x="{left + i * cw + cw / 2 - 1}" y="{top + j * ch + 18}" '
                          f'text-anchor="middle">{label}</text></g>')
+    # the legend: the colour scale's ends (and its unit), so a colour reads as a number
+    ly = top + ch * len(ys) + 12
+    unit = f" {measure.unit}" if measure is not None and measure.unit else ""
+    ends = ("0%", "100%") if measure is None else (f"{low:.{digits}f}{unit}", f"{high:.{digits}f}{unit}")
+    steps = 10
+    for k in range(steps):
+        frac = k / (steps - 1)
+        fill = _color(frac) if measure is None else _scale(low + frac * (high - low), low, high)
+        parts.append(f'<rect class="legend" x="{left + k * 16}" y="{ly}" width="16" height="10" fill="{fill}"/>')
+    parts.append(f'<text x="{left - 6}" y="{ly + 9}" text-anchor="end">{escape(ends[0])}</text>'
+                 f'<text x="{left + steps * 16 + 6}" y="{ly + 9}">{escape(ends[1])}</text>')
+    if note:
+        parts.append(f'<text class="noise" x="4" y="{ly + 28}">{escape(note)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -278,3 +320,85 @@ def search_views(run: Run) -> list[dict[str, Any]]:
             "importances_note": study.get("importances_note"), "repeats": int(study.get("repeats") or 1),
         })
     return out
+
+
+# -- the best settings of a grid: ranked, with their intervals, and whether the first is really first -----
+
+
+def _objective_value(rec: CaseRecord, weights: dict[str, float]) -> float | None:
+    if not rec.done:
+        return None
+    total = 0.0
+    for name, w in weights.items():
+        v = rec.value(name)
+        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
+            return None
+        total += w * float(v)
+    return total
+
+
+def _verdict(first: Estimate, second: Estimate | None, direction: str) -> str:
+    if second is None:
+        return "the only setting with a value"
+    apart = separated(first, second)
+    if apart is None:
+        return "one video per setting: whether #1 beats #2 or only the service's noise cannot be told; repeat to " \
+               "separate (repeat: 3)"
+    if apart:
+        return f"#1 is better than #2 beyond the noise (95 %, {first.n} and {second.n} videos)"
+    return "#1 and #2 are within the noise of each other: a tie; more repeats may separate them"
+
+
+_SERVICE_MEASURES = frozenset({"time_to_done", "submit_latency", "retries", "polls", "duration_error"})
+
+
+def best_panels(run: Run) -> list[dict[str, Any]]:
+    """Per scenario and face x speech x voice: the top settings of the face controls by the scenario's
+    objective (``choose:`` or its search's), else one panel per measure that has a better direction."""
+    chosen: dict[str, Any] = run.meta.get("choose") or {}
+    groups: dict[tuple[str, str], list[CaseRecord]] = {}
+    for rec in run.records:
+        rest = " ".join(f"{k}={v}" for k, v in rec.params.items() if k not in FACE_CONTROLS)
+        groups.setdefault((rec.scenario, rest), []).append(rec)
+    varying = [f for f in measures_of(run.records) if f.better is not None]
+    out = []
+    for (scenario, rest), recs in groups.items():
+        settings = {" ".join(f"{k}={v}" for k, v in r.params.items() if k in FACE_CONTROLS) for r in recs}
+        if len(settings) < 2:
+            continue  # nothing to choose between
+        spec = chosen.get(scenario)
+        if isinstance(spec, dict) and spec.get("weights"):
+            objectives = [(_objective_text(spec["weights"], spec.get("direction", "maximize")), spec["weights"],
+                           spec.get("direction", "maximize"), "declared")]
+        else:
+            # the video's measures first: the service's timings say little of a face setting
+            ordered = sorted(varying, key=lambda f: f.name in _SERVICE_MEASURES)
+            objectives = [(_title(f), {f.name: 1.0}, "maximize" if f.better is Better.HIGHER else "minimize", f.name)
+                          for f in ordered]
+        for title, weights, direction, key in objectives:
+            panel = _ranked(recs, weights, direction)
+            if panel:
+                out.append({"scenario": scenario, "group": rest, "objective": title, "key": key, **panel})
+    return out
+
+
+def _ranked(records: Sequence[CaseRecord], weights: dict[str, float], direction: str) -> dict[str, Any] | None:
+    by_setting: dict[str, list[CaseRecord]] = {}
+    for rec in records:
+        setting = " ".join(f"{k}={v}" for k, v in rec.params.items() if k in FACE_CONTROLS) or "(defaults)"
+        by_setting.setdefault(setting, []).append(rec)
+    ranked = []
+    for setting, recs in by_setting.items():
+        values = [v for r in recs if (v := _objective_value(r, weights)) is not None]
+        est = estimate(values)
+        if est is not None:
+            video = next((r.video or r.video_url for r in recs if r.video or r.video_url), None)
+            ranked.append((setting, est, video, len(recs)))
+    if not ranked:
+        return None
+    ranked.sort(key=lambda t: -t[1].mean if direction == "maximize" else t[1].mean)
+    digits = min(3, max(2, digits_to_separate([t[1].mean for t in ranked[:3]])))
+    top = [{"setting": s, "value": e.text(digits), "n": e.n, "video": v, "low": e.low, "high": e.high}
+           for s, e, v, _ in ranked[:3]]
+    return {"top": top, "settings": len(ranked),
+            "verdict": _verdict(ranked[0][1], ranked[1][1] if len(ranked) > 1 else None, direction)}

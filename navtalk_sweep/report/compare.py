@@ -6,11 +6,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from navtalk_sweep.record import BAD_OUTCOMES, CaseRecord, Outcome
+from navtalk_sweep.record import BAD_OUTCOMES, Better, CaseRecord, Field, Outcome, numeric_fields
+from navtalk_sweep.report._stats import estimate, separated
 from navtalk_sweep.results import Run
 
 #: kinds that make ``compare`` exit 1
-REGRESSION_KINDS = ("regressed", "new failure", "missing", "flaky")
+REGRESSION_KINDS = ("regressed", "new failure", "missing", "flaky", "measure worse")
+#: timings of the service, compared as "slower" and "faster" above, not as measures of the video
+_TIMINGS = frozenset({"time_to_done", "submit_latency", "retries", "polls"})
 
 
 @dataclass
@@ -87,10 +90,39 @@ def compare_runs(base: Run, new: Run, *, time_ratio: float = 1.5, time_floor: fl
                 changed.append(f"{fact} {a} -> {b}")
         if changed:
             add("video changed", key, recs, ", ".join(changed))
+        tolerances = (new.meta.get("tolerances") or {}).get(key[0]) or {}
+        for f in numeric_fields():
+            if f.better is not None and f.name not in _TIMINGS:
+                moved = _measure_moved(f, before_recs, recs, tolerances.get(f.name))
+                if moved is not None:
+                    add(*moved[:1], key, recs, moved[1])
     for key, recs in old_cases.items():
         if key not in new_cases:
             add("missing", key, recs, f"in the baseline ({_outcome(recs)}), not in the new run")
     return out
+
+
+def _measure_moved(f: Field, before: list[CaseRecord], now: list[CaseRecord],
+                   tolerance: float | None) -> tuple[str, str] | None:
+    """A measure worse (or better) beyond the declared ``drop`` tolerance, or else beyond the noise of the
+    repeats; one value on each side and no tolerance cannot tell a change from noise: nothing is said."""
+    def values(recs: list[CaseRecord]) -> list[float]:
+        return [float(v) for r in recs if isinstance(v := f.value(r), int | float) and not isinstance(v, bool)]
+
+    old, new = estimate(values(before)), estimate(values(now))
+    if old is None or new is None:
+        return None
+    worse_by = (old.mean - new.mean) if f.better is Better.HIGHER else (new.mean - old.mean)
+    shown = f"{f.label} {old.mean:.3g} -> {new.mean:.3g}"
+    if tolerance is not None:
+        if worse_by > tolerance:
+            return "measure worse", f"{shown}, worse by {worse_by:.3g} (drop allowed: {tolerance:g})"
+        return None
+    apart = separated(old, new)
+    if not apart:
+        return None
+    noise = f"beyond the noise of {old.n} and {new.n} repeats"
+    return ("measure worse", f"{shown}, {noise}") if worse_by > 0 else ("measure better", f"{shown}, {noise}")
 
 
 def format_comparison(c: Comparison, fmt: str = "text") -> str:

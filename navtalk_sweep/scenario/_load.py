@@ -49,6 +49,7 @@ _ALL_NAMES = sorted(
         *m.Inputs.model_fields,
         *m.Sample.model_fields,
         *m.Search.model_fields,
+        *m.Choose.model_fields,
         *m.Expect.model_fields,
         "from",
         "to",
@@ -308,7 +309,7 @@ class _Builder:
             for k, v in extra.items():
                 check(k, v, ("include", i, k))
         plan = ScenarioPlan(sc.name, axes, rules, defaults, [dict(x) for x in sc.include], faces, speech,
-                            sc.sample, sc.expect, tuple(sc.tags), self.smap.path, sc.search)
+                            sc.sample, sc.expect, tuple(sc.tags), self.smap.path, sc.search, sc.choose)
         self._check_contract(plan)
         if outside:
             shown = ", ".join(dict.fromkeys(outside))

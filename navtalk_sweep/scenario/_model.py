@@ -122,15 +122,17 @@ class Sample(_Strict):
 
 
 class Bound(_Strict):
-    """Inclusive limits on a measure: ``{min: 0.3}``, ``{max: 12}`` or both."""
+    """Inclusive limits on a measure: ``{min: 0.3}``, ``{max: 12}`` or both; ``drop``: how much worse than
+    the baseline it may get before ``compare`` and ``--baseline`` call it a regression."""
 
     min: float | None = None
     max: float | None = None
+    drop: float | None = Field(None, ge=0, description="the most the measure may worsen against the baseline")
 
     @model_validator(mode="after")
     def _check(self) -> Bound:
-        if self.min is None and self.max is None:
-            raise ValueError("give min, max or both")
+        if self.min is None and self.max is None and self.drop is None:
+            raise ValueError("give min, max, drop or several")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"min ({self.min:g}) is above max ({self.max:g})")
         return self
@@ -184,26 +186,17 @@ class Direction(enum.StrEnum):
     MINIMIZE = "minimize"
 
 
-class Search(_Strict):
-    """Propose the face controls from the results so far, instead of running the whole grid.
-
-    The matrix's face-control axes are the search space; faces, speech and voices are
-    crossed, one study per combination.
-    """
+class Objective(_Strict):
+    """What "best" means: one declared numeric measure, or a weighted sum of several, and which way."""
 
     objective: str | None = Field(None, description="a declared numeric measure to optimise, e.g. lip_sync")
     weights: dict[str, float] | None = Field(
         None, description="a weighted sum of declared measures instead, e.g. {lip_sync: 1, seam: -2}",
         json_schema_extra=lambda schema: schema.update(propertyNames={"enum": list[JsonValue](_measure_names())}))
     direction: Direction = Direction.MAXIMIZE
-    trials: int = Field(gt=0, le=10_000, description="trials at most per face x speech x voice combination")
-    parallel: int = Field(1, gt=0, le=64, description="trials in flight at once")
-    sampler: Sampler = Sampler.TPE
-    seed: int = 0
-    repeats: int = Field(1, gt=0, le=20, description="videos per trial, averaged (the service is not deterministic)")
 
     @model_validator(mode="after")
-    def _check(self) -> Search:
+    def _check_objective(self) -> Objective:
         if (self.objective is None) == (self.weights is None):
             raise ValueError("give an objective (one measure) or weights (several), not both or neither")
         for name in [self.objective] if self.objective else list(self.weights or {}):
@@ -216,6 +209,27 @@ class Search(_Strict):
     def measures(self) -> dict[str, float]:
         """The objective as weights: one measure is weight 1."""
         return {self.objective: 1.0} if self.objective else dict(self.weights or {})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"weights": self.measures, "direction": self.direction.value}
+
+
+class Choose(Objective):
+    """How the report ranks a grid's settings (its "best settings" panel)."""
+
+
+class Search(Objective):
+    """Propose the face controls from the results so far, instead of running the whole grid.
+
+    The matrix's face-control axes are the search space; faces, speech and voices are
+    crossed, one study per combination.
+    """
+
+    trials: int = Field(gt=0, le=10_000, description="trials at most per face x speech x voice combination")
+    parallel: int = Field(1, gt=0, le=64, description="trials in flight at once")
+    sampler: Sampler = Sampler.TPE
+    seed: int = 0
+    repeats: int = Field(1, gt=0, le=20, description="videos per trial, averaged (the service is not deterministic)")
 
 
 Rule = dict[str, Scalar | list[Scalar]]
@@ -234,6 +248,8 @@ class Scenario(_Strict):
     include: list[dict[str, Scalar]] = Field(default_factory=list)
     sample: Sample = Field(default_factory=Sample)
     search: Search | None = None
+    choose: Choose | None = Field(None, description="how the report ranks this grid's settings (a search ranks "
+                                                    "by its own objective)")
     expect: Expect = Field(default_factory=Expect)
 
     @model_validator(mode="after")

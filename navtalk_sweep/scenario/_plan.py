@@ -13,7 +13,7 @@ from typing import Any, overload
 from navtalk_sweep.contract import FACE_CONTROLS, Mode, mode_of, request_id
 from navtalk_sweep.errors import ContractViolation, ScenarioError
 from navtalk_sweep.scenario._grid import MAX_WALK, Grid, GridTooLarge, Index, Rule
-from navtalk_sweep.scenario._model import Expect, Sample, Search
+from navtalk_sweep.scenario._model import Choose, Expect, Objective, Sample, Search
 
 Scalar = int | str
 
@@ -140,6 +140,12 @@ class ScenarioPlan:
     source: str = ""
     #: a search proposes the face controls from results; its plan lists only the ``include`` cases
     search: Search | None = None
+    #: how the report ranks the settings (a search's objective when it searches)
+    choose: Choose | None = None
+
+    @property
+    def objective(self) -> Objective | None:
+        return self.search or self.choose
 
     @cached_property
     def grid(self) -> Grid:

@@ -118,7 +118,8 @@ expect:
     html = render_html(run)
     data = json.loads(re.search(r'id="navtalk-data">(.*?)</script>', html, re.DOTALL).group(1))
     column = next(c for c in data["columns"] if c["name"] == "loudness")
-    assert column == {"name": "loudness", "label": "loudness", "kind": "number", "order": None, "unit": "dB"}
+    assert column == {"name": "loudness", "label": "loudness", "kind": "number", "order": None, "unit": "dB",
+                      "better": None}
     assert sorted(row["v"]["loudness"] for row in data["rows"]) == [0.0, 2.0, 5.0, 7.0]
     assert 'aria-label="loudness over' in html  # a heatmap measure
     from navtalk_sweep.runner import evaluate
