@@ -75,8 +75,9 @@ def run_args(scenario_file: Path, base: str, run_dir: Path) -> list[str]:
             "--yes", "--quiet", "--first-poll", "1", "--concurrency", "8", "--submit-rate", "20"]
 
 
-def soak(tmp: Path, n_shifts: int, *, faults: float | None, timing: str = "uniform:1-3") -> Soak:
-    """One sweep of 4 x ``n_shifts`` cases against a fresh standalone mock."""
+def soak(tmp: Path, n_shifts: int, *, faults: float | None, timing: str = "uniform:1-3",
+         extra: tuple[str, ...] = ()) -> Soak:
+    """One sweep of 4 x ``n_shifts`` cases against a fresh standalone mock (``extra``: more run options)."""
     config = tmp / f"mock-{faults}.yaml"
     config.write_text(yaml.safe_dump({"timing": timing, "faults": fault_plan(faults) if faults else []}))
     scenario_file = tmp / "soak.yaml"
@@ -84,7 +85,7 @@ def soak(tmp: Path, n_shifts: int, *, faults: float | None, timing: str = "unifo
     run_dir = tmp / f"run-{faults}"
     with mock_process("--config", str(config), "--seed", "5", "--quiet") as base:
         t0 = time.monotonic()
-        proc = cli(*run_args(scenario_file, base, run_dir))
+        proc = cli(*run_args(scenario_file, base, run_dir), *extra)
         wall = time.monotonic() - t0
         calls = httpx.get(f"{base}/__admin/calls").json()
     if proc.returncode not in (0, 1) or "Traceback" in proc.stderr:
@@ -102,7 +103,8 @@ class KillTrials:
     wall: float
 
 
-def kill_trials(tmp: Path, n_shifts: int, kills: int, *, faults: float = 0.05, seed: int = 1) -> KillTrials:
+def kill_trials(tmp: Path, n_shifts: int, kills: int, *, faults: float = 0.05, seed: int = 1,
+                extra: tuple[str, ...] = ()) -> KillTrials:
     """SIGKILL a faulty run at random moments ``kills`` times, resuming after each; then resume to the end."""
     rng = random.Random(seed)
     config = tmp / "mock-kills.yaml"
@@ -113,9 +115,9 @@ def kill_trials(tmp: Path, n_shifts: int, kills: int, *, faults: float = 0.05, s
     run_dir = tmp / "run-kills"
     t0 = time.monotonic()
     with mock_process("--config", str(config), "--seed", "6", "--quiet") as base:
-        first = run_args(scenario_file, base, run_dir)
+        first = [*run_args(scenario_file, base, run_dir), *extra]
         resume = ["run", "--resume", str(run_dir), "--license", FAKE_LICENSE, "--yes", "--quiet",
-                  "--first-poll", "1", "--submit-rate", "20"]
+                  "--first-poll", "1", "--submit-rate", "20", *extra]
         journal = run_dir / "journal.jsonl"
         for k in range(kills):
             size = journal.stat().st_size if journal.exists() else 0
