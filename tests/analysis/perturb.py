@@ -28,6 +28,7 @@ class Clip:
 
 
 @cache
+@cache  # each clip's frames and faces once per process, not once per test
 def clip(path: Path) -> Clip:
     import cv2
 

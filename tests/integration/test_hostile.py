@@ -29,8 +29,9 @@ def test_a_key_shaped_licence_appears_in_no_file_and_no_log_line(tmp_path, key):
     log: list[str] = []
     run_dir = tmp_path / "run"
     with mock_process("--config", str(config), log=log) as base:
+        # tasks of 0.2-0.6 s: a task stuck in an unknown status gives up after 4 s, not the learned deadline
         proc = cli("run", str(SCENARIOS / "every_voice.yaml"), "--target", base, "--run-dir", str(run_dir),
-                   "--license", key, *FAST)
+                   "--license", key, "--case-timeout", "4", *FAST)
     assert proc.returncode in (0, 1), proc.stderr
     assert len(log) > 12  # the mock logged every request
     for text in (proc.stdout, proc.stderr, *log):

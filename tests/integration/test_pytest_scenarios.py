@@ -147,9 +147,12 @@ def test_a_busy_run_directory_stops_the_session_with_exit_2(project):
     result.stdout.fnmatch_lines([f"*error: {run_dir}: in use by pid * on * (one writer per run directory)*"])
 
 
-def test_xdist_gives_the_same_outcomes_one_run_directory_and_one_report(project):
+def test_xdist_gives_the_same_outcomes_one_run_directory_and_one_report(project, monkeypatch):
     project.makefile(".yaml", slowish=FAILING)
-    args = ["scenarios/quickstart.yaml", "slowish.yaml", "-p", "no:cacheprovider"]
+    # only the plugins this needs: each of the five processes would load every installed one (5 s each)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    args = ["scenarios/quickstart.yaml", "slowish.yaml", "-p", "no:cacheprovider", "-p", "navtalk_sweep.plugin",
+            "-p", "xdist.plugin"]
     plain = project.runpytest_subprocess(*args, "--navtalk-run-dir", "one")
     plain.assert_outcomes(passed=27, failed=10)
     spread = project.runpytest_subprocess(*args, "-n", "2", "--navtalk-run-dir", "two")
