@@ -1,8 +1,10 @@
-"""CLI commands over stored runs: report, compare, merge, marks."""
+"""CLI commands over stored runs: report, serve, compare, merge, marks."""
 
 from __future__ import annotations
 
 import argparse
+import functools
+import http.server
 import json
 from pathlib import Path
 from typing import Any
@@ -101,7 +103,45 @@ def cmd_drift(args: argparse.Namespace) -> int:
     return EXIT_FAILED if found.drifted else EXIT_OK
 
 
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # a refreshing page asks every 10 s: no line per request
+
+
+def serve_run(run_dir: Path, port: int, ready: Any = None) -> None:
+    """Serve a run directory on loopback until interrupted; ``ready(url, server)`` is told where (and can
+    ``server.shutdown()`` it from another thread)."""
+    if not (run_dir / "run.json").is_file():
+        raise UsageError(f"{run_dir}: not a run directory (no run.json)")
+    handler = functools.partial(_Quiet, directory=str(run_dir))
+    try:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    except OSError as exc:
+        raise UsageError(f"--port {port}: cannot listen on 127.0.0.1 ({exc.strerror or exc})") from None
+    url = f"http://127.0.0.1:{server.server_address[1]}/report.html"
+    if ready is None:
+        print(f"serving {run_dir} at {url} (Ctrl-C stops)", flush=True)
+    else:
+        ready(url, server)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    serve_run(Path(args.run), args.port)
+    return EXIT_OK
+
+
 def register(sub: Any) -> None:
+    p = sub.add_parser("serve", help="serve a run's report on loopback (it reloads itself while the run goes)")
+    p.add_argument("run", metavar="DIR")
+    p.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765; 0: any free one)")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("report", help="render report.html and junit.xml from a run (no network)")
     p.add_argument("run", metavar="DIR")
     p.add_argument("--baseline", metavar="DIR", help="also compare with this run")

@@ -148,6 +148,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"--run-dir {run_dir}: cannot be made ({exc.strerror or exc})") from None
     progress.jobs = len(sweep.jobs)
+    if target.paid:  # a long paid run is worth watching, and stopping early if it goes wrong
+        print(f"watch it: navtalk-sweep serve {run_dir} (report.html is rewritten as cases finish)", file=sys.stderr)
     interrupted = False
     try:
         result = sweep.run()

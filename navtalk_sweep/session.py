@@ -38,14 +38,15 @@ from navtalk_sweep.analysis import pool
 from navtalk_sweep.cassette import CassetteWriter
 from navtalk_sweep.client import AsyncNavTalkClient, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
-from navtalk_sweep.errors import ClientError, InvalidArgument, RunError, ScenarioError, one_line
+from navtalk_sweep.errors import ClientError, InvalidArgument, NavTalkSweepError, RunError, ScenarioError, one_line
 from navtalk_sweep.media import have_av, probe_video
 from navtalk_sweep.record import CaseRecord, Outcome
-from navtalk_sweep.report import Comparison, publish
+from navtalk_sweep.report import Comparison, publish, write_html
 from navtalk_sweep.results import (
     META,
     SEARCH,
     Journal,
+    Run,
     RunLock,
     load_run,
     new_run_id,
@@ -55,7 +56,7 @@ from navtalk_sweep.results import (
     write_meta,
     write_results,
 )
-from navtalk_sweep.runner import Event, Job, JobState, Runner, RunOptions, plan_jobs
+from navtalk_sweep.runner import CaseFinished, Event, Job, JobState, Runner, RunOptions, plan_jobs
 from navtalk_sweep.scenario import Case, ScenarioPlan, load_scenarios
 from navtalk_sweep.simulator import SimulatorConfig
 
@@ -202,7 +203,7 @@ class Sweep:
                  reuse: str | os.PathLike[str] | None = None, baseline: str | os.PathLike[str] | None = None,
                  download: bool = True, report: bool = True, request_timeout: float = 30.0, record: bool = False,
                  measure: bool | None = None, on_event: Callable[[Event], None] | None = None,
-                 study_storage: str | None = None) -> None:
+                 study_storage: str | None = None, live_every: float | None = 10.0) -> None:
         plan = cases if isinstance(cases, SweepPlan) else SweepPlan(tuple(cases))
         if not all(isinstance(c, Case) for c in plan.cases):
             raise InvalidArgument("cases must be navtalk_sweep.scenario.Case objects (see load_plan)")
@@ -225,6 +226,9 @@ class Sweep:
         self.jobs: list[Job] = plan_jobs(plan.cases, self.options.repeat)
         search.require(plan.searches)
         self.study_storage = study_storage if study_storage is not None else self._saved.get("study_storage")
+        #: report.html is rewritten from the journal at most this often (wall seconds) while cases finish,
+        #: so a long run can be watched (``navtalk-sweep serve``); None: only at the end
+        self.live_every = live_every
         self.sources: list[search.StudySource] = []
         #: every job's case by key: the plan's, and a search's as it asks them
         self._cases: dict[str, Case] = {job.key: job.case for job in self.jobs}
@@ -328,8 +332,12 @@ class Sweep:
         write_meta(self.run_dir, meta)
         journal = Journal(self.run_dir)
 
+        live = _LiveReport(self.run_dir, every=self.live_every) if self.report and self.live_every is not None else None
+
         def emit(event: Event) -> None:
             journal(event)
+            if live is not None and isinstance(event, CaseFinished):
+                live.finished()
             if self.on_event is not None:
                 self.on_event(event)
 
@@ -546,6 +554,30 @@ class Sweep:
                 rec = rec.replace(video=f"videos/{dest.name}")
             out.append(rec)
         return out
+
+
+class _LiveReport:
+    """Rewrites report.html from the journal while a run goes, at most every ``every`` wall seconds.
+
+    Wall time, not the run's clock: on the virtual clock a whole run takes a second and is only
+    reported at its end. A failure to render is not the run's failure: the final report says it.
+    """
+
+    def __init__(self, run_dir: Path, *, every: float) -> None:
+        self.run_dir, self.every = run_dir, every
+        self._last = time.monotonic()
+
+    def finished(self) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        try:  # from the journal (the truth so far; a resumed run's results.jsonl is the last process's)
+            records = [r for recs in replay(read_journal(self.run_dir / "journal.jsonl")).records.values()
+                       for r in recs]
+            write_html(Run(self.run_dir, read_meta(self.run_dir), records))
+        except (OSError, ValueError, NavTalkSweepError):
+            pass
 
 
 def _face_url(case: Case) -> str | None:

@@ -47,13 +47,17 @@ def render_html(run: Run, comparison: dict[str, Any] | None = None) -> str:
     cols = columns(run, axes)
     data = {"run_id": run.meta.get("run_id"), "axes": axes, "columns": cols, "rows": rows(run, cols)}
     return environment().get_template("report.html.jinja2").render(
-        meta={"run_id": None, "started_at": None, "finished_at": None, "stop_reason": None, **run.meta},
+        meta={"run_id": None, "started_at": None, "finished_at": None, "stop_reason": None, "status": None,
+              **run.meta},
         target=_target(run.meta), summary=summary(run), heatmaps=heatmaps(run, axes),
         comparison=comparison, data_json=_script_json(data), searches=search_views(run), best=best_panels(run),
     )
 
 
 def write_html(run: Run, comparison: dict[str, Any] | None = None, path: Path | None = None) -> Path:
+    """Write the page atomically: a browser refreshing it during a run never reads half a file."""
     path = path or run.path / "report.html"
-    path.write_text(render_html(run, comparison), encoding="utf-8")
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render_html(run, comparison), encoding="utf-8")
+    tmp.replace(path)
     return path

@@ -181,7 +181,10 @@ def measures_of(records: Sequence[CaseRecord]) -> list[Field]:
 def heatmaps(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Every pair of axes (most varied first, capped) for pass rate and each declared measure that varies."""
     names = sorted(axes, key=lambda k: -len(axes[k]))
-    measures: list[Field | None] = [None, *measures_of(run.records)]
+    varying = measures_of(run.records)
+    failed = {c.check for r in run.records for c in r.checks if not c.ok}  # constant, but why cases failed
+    measures: list[Field | None] = [None, *varying, *(f for f in numeric_fields() if f.name in failed
+                                                      and f not in varying)]
     out = []
     for x, y in list(combinations(names, 2))[:MAX_HEATMAP_PAIRS]:
         for m in measures:
@@ -198,10 +201,13 @@ ALWAYS_SHOWN = ("time_to_done", "polls")
 def columns(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """The table's columns: declared fields with a value in this run (numbers: that vary), the axes after ``voice``."""
     out = []
+    failed = {c.check for r in run.records for c in r.checks if not c.ok}
     for f in FIELDS.values():
         values = {v for v in map(f.value, run.records) if v is not None}
-        # a number that is the same for every case says nothing per case: the summary has it
-        shown = len(values) > 1 if f.kind is Kind.NUMBER and f.name not in ALWAYS_SHOWN else bool(values)
+        # a number that is the same for every case says nothing per case (the summary has it), unless a
+        # case failed on it: then it is why, and is shown
+        shown = (len(values) > 1 or f.name in failed) if f.kind is Kind.NUMBER and f.name not in ALWAYS_SHOWN \
+            else bool(values)
         if f.name in ("label", "outcome") or shown:
             out.append(f.as_dict())
         if f.name == "voice":

@@ -182,3 +182,44 @@ def test_a_sweep_stops_from_another_thread_and_resumes(tmp_path):
     meta = json.loads((tmp_path / "r" / "run.json").read_text())
     assert meta["status"] == "stopped" and meta["target"]["license"] == "sk-…mock"
     assert {f.name for f in fields(CaseRecord)} >= {"request_id", "metrics"}
+
+
+def test_the_report_is_rewritten_while_the_run_goes_and_served_on_loopback(tmp_path):
+    import threading
+
+    import httpx
+
+    from navtalk_sweep._cli_report import serve_run
+    from navtalk_sweep.runner import CaseFinished
+    from navtalk_sweep.session import Sweep
+
+    seen: list[str] = []
+
+    def watch(event):
+        if isinstance(event, CaseFinished) and (tmp_path / "r" / "report.html").exists():
+            seen.append((tmp_path / "r" / "report.html").read_text(encoding="utf-8"))
+
+    Sweep(load_plan([SCENARIOS / "every_voice.yaml"]), tmp_path / "r", target=Target.mock(), live_every=0.0,
+          on_event=watch).run()
+    assert len(seen) >= 11  # rewritten as cases finished (atomically: every read was a whole page)
+    assert all(page.rstrip().endswith("</html>") for page in seen)
+    assert 'http-equiv="refresh"' in seen[0] and "Still running: 1 case(s) finished so far" in seen[0]
+    final = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")
+    assert 'http-equiv="refresh"' not in final and "Still running" not in final
+    started = threading.Event()
+    where: dict = {}
+
+    def ready(url, server):
+        where.update(url=url, server=server)
+        started.set()
+
+    thread = threading.Thread(target=serve_run, args=(tmp_path / "r", 0, ready), daemon=True)
+    thread.start()
+    assert started.wait(10)
+    try:
+        assert where["url"].startswith("http://127.0.0.1:")
+        page = httpx.get(where["url"], timeout=5)
+        assert page.status_code == 200 and "navtalk-sweep run" in page.text
+    finally:
+        where["server"].shutdown()
+        thread.join(5)

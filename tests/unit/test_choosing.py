@@ -109,3 +109,19 @@ def test_compare_calls_a_measure_worse_beyond_the_noise_or_the_declared_drop(tmp
     assert [i["kind"] for i in compare_runs(one_old, declared).regressions] == ["measure worse"]
     lenient = run_of("lenient", [0.80], {"tolerances": {"s": {"lip_sync": 0.2}}})
     assert compare_runs(one_old, lenient).items == []
+
+
+def test_a_measure_every_case_failed_on_is_a_column_and_a_heatmap_even_when_constant(tmp_path):
+    from navtalk_sweep.report._view import axes_of, columns, heatmaps
+
+    rows = []
+    for s in (0, 3):
+        for m in (0, 10):
+            r = rec(s, m, 0.8)
+            r.update(metrics={"lip_sync": 0.8 + s / 100, "frozen_seconds": 1.2}, outcome="failed",
+                     checks=[{"check": "frozen_seconds", "ok": False, "detail": "1.2 s (expected <= 0.5)"}])
+            rows.append(r)
+    run = make_run(tmp_path / "r", rows)
+    axes = axes_of(run.records)
+    assert "frozen_seconds" in [c["name"] for c in columns(run, axes)]
+    assert "frozen_seconds" in {h["metric"] for h in heatmaps(run, axes)}
