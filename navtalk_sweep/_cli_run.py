@@ -13,7 +13,7 @@ from navtalk_sweep._progress import Progress
 from navtalk_sweep.errors import InvalidArgument, UsageError
 from navtalk_sweep.report import format_comparison
 from navtalk_sweep.results import RunLock, new_run_id
-from navtalk_sweep.runner import RunOptions
+from navtalk_sweep.runner import CaseSubmitted, Event, RunOptions
 from navtalk_sweep.session import MAX_CASES, Sweep, Target, TargetKind, load_mock_config, load_plan, read_meta
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -127,10 +127,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_dir = Path(args.resume or args.run_dir or Path(args.out) / new_run_id())
     _check_paths(args, run_dir)
     progress = Progress(0, plain=bool(os.environ.get("CI")) or not sys.stderr.isatty() or args.quiet)
+    watching = [False]
+
+    def on_event(event: Event) -> None:
+        if not watching[0] and isinstance(event, CaseSubmitted) and target.paid:
+            # once something is paid for: a long paid run is worth watching, and stopping early
+            watching[0] = True
+            print(f"watch it: navtalk-sweep serve {run_dir} (report.html is rewritten as cases finish)",
+                  file=sys.stderr)
+        progress(event)
+
     try:
         sweep = Sweep(plan, run_dir, target=target, options=options, resume=bool(args.resume), reuse=args.reuse,
                       baseline=args.baseline, download=args.download, request_timeout=args.request_timeout,
-                      record=args.record, measure=False if not args.metrics else None, on_event=progress,
+                      record=args.record, measure=False if not args.metrics else None, on_event=on_event,
                       study_storage=args.study_storage)
     except OSError as exc:
         raise UsageError(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
@@ -148,8 +158,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"--run-dir {run_dir}: cannot be made ({exc.strerror or exc})") from None
     progress.jobs = len(sweep.jobs)
-    if target.paid:  # a long paid run is worth watching, and stopping early if it goes wrong
-        print(f"watch it: navtalk-sweep serve {run_dir} (report.html is rewritten as cases finish)", file=sys.stderr)
     interrupted = False
     try:
         result = sweep.run()

@@ -96,11 +96,17 @@ def storage_label(url: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def open_storage(url: str | None, run_dir: Path) -> optuna.storages.BaseStorage:
+#: a journal file's lock held this long was left by a killed process: a journal append takes milliseconds
+#: (Optuna's default waits 30 s, which a resume after a SIGKILL spent waiting)
+LOCK_GRACE = 5
+
+
+def open_storage(url: str | None, run_dir: Path, *, owned: bool = False) -> optuna.storages.BaseStorage:
     """Optuna storage: a database URL (``sqlite:///x.db``, ``postgresql://...``), a journal file path, or
-    the run directory's ``study.journal``."""
+    the run directory's ``study.journal``. ``owned``: the caller holds the run directory's lock, so a lock
+    file left beside the run directory's own journal is a killed writer's, and is removed."""
     import optuna
-    from optuna.storages.journal import JournalFileBackend, JournalStorage
+    from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock, JournalStorage
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if url is not None and "***" in url:
@@ -108,7 +114,10 @@ def open_storage(url: str | None, run_dir: Path) -> optuna.storages.BaseStorage:
     try:
         if url is not None and "://" in url:
             return optuna.storages.RDBStorage(url)
-        return JournalStorage(JournalFileBackend(str(Path(url) if url else run_dir / STUDY_FILE)))
+        path = str(Path(url) if url else run_dir / STUDY_FILE)
+        if owned and url is None:
+            Path(path + ".lock").unlink(missing_ok=True)
+        return JournalStorage(JournalFileBackend(path, lock_obj=JournalFileSymlinkLock(path, grace_period=LOCK_GRACE)))
     except Exception as exc:  # noqa: BLE001 (a bad URL, a missing driver, a database down: many kinds)
         raise InvalidArgument(f"cannot open the study storage {storage_label(url) or run_dir / STUDY_FILE}: "
                               f"{one_line(str(exc))}") from None

@@ -386,7 +386,7 @@ class Sweep:
         """One study per face x speech x voice of each search scenario, continued when it exists."""
         if not self.plan.searches:
             return []
-        storage = search.open_storage(self.study_storage, self.run_dir)
+        storage = search.open_storage(self.study_storage, self.run_dir, owned=True)  # under the RunLock
         run_id = str(self._saved.get("run_id") or self.run_dir.name)
         journal = replay(read_journal(self.run_dir / "journal.jsonl")).records if self.resume else {}
 

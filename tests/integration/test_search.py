@@ -235,3 +235,15 @@ def test_a_search_stopped_by_its_budget_resumes_from_python_in_one_call(tmp_path
                  if '"CaseSubmitted"' in line]
     assert len(submitted) == len(set(submitted))
     assert json.loads((run_dir / "run.json").read_text())["resumed"] == 3
+
+
+def test_a_lock_file_left_by_a_killed_writer_is_removed_by_the_runs_own_resume(tmp_path):
+    run_dir = tmp_path / "run"
+    run(load_plan([scenario(tmp_path, 3)]), run_dir)
+    stale = run_dir / "study.journal.lock"
+    stale.symlink_to(run_dir / "study.journal")  # what Optuna's lock is, and what a SIGKILL leaves behind
+    from navtalk_sweep.session import resume_sweep
+
+    resume_sweep(run_dir, download=False)  # waited 30 s for Optuna to break the lock before
+    assert not stale.is_symlink() and not stale.exists()
+    assert search.LOCK_GRACE <= 10  # a shared journal's stale lock is broken after seconds, not half a minute
