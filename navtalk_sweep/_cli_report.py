@@ -52,6 +52,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_marks(args: argparse.Namespace) -> int:
     """Read reviewers' marks exported from the report back into the run's results."""
     run = load_run(args.run)
+    if not Path(args.marks).is_file():
+        raise RunError(f"{args.marks}: no such file (export the marks from the report's grid first)")
     try:
         data: Any = json.loads(Path(args.marks).read_text(encoding="utf-8"))
         marks = {m["key"]: m for m in data["marks"]}
@@ -59,12 +61,17 @@ def cmd_marks(args: argparse.Namespace) -> int:
         raise RunError(f"{args.marks}: not a marks export from a navtalk-sweep report ({exc})") from None
     if data.get("run_id") not in (None, run.meta.get("run_id")):
         raise RunError(f"{args.marks}: marks are for run {data.get('run_id')}, not {run.meta.get('run_id')}")
+    unknown = sorted(set(marks) - {rec.key for rec in run.records})
+    if unknown:  # marks of another run, or of cases since removed: nothing is written
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise RunError(f"{args.marks}: {len(unknown)} mark(s) for cases not in {run.path}: {shown}")
     applied = 0
     records = []
     for rec in run.records:
         mark = marks.get(rec.key)
         if mark:
-            rating = str(mark.get("rating") or "")
+            raw = mark.get("rating")
+            rating = "" if raw is None or raw == "" else str(raw)  # a 0 is a bad rating, not "no rating"
             if rating and rating not in {"1", "2", "3", "4", "5"}:
                 raise RunError(f"{args.marks}: rating of {rec.key} must be 1 to 5, got {rating!r}")
             rec = rec.replace(review={"rating": int(rating) if rating else None, "note": str(mark.get("note") or "")})

@@ -8,6 +8,9 @@ import socket
 import sys
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
 
 from navtalk_sweep._progress import Progress
 from navtalk_sweep.errors import InvalidArgument, UsageError
@@ -83,8 +86,20 @@ def _target(args: argparse.Namespace, saved: dict[str, Any] | None) -> Target:
     return target
 
 
+def _local_mock(target: Target) -> bool:
+    """A loopback target that answers as ``navtalk-sweep mock`` does (a replay in CI, say): nothing is paid."""
+    parts = urlsplit(target.generate_url)
+    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        return False
+    try:
+        answer = httpx.get(f"{target.generate_url.rsplit('/', 1)[0]}/__admin/calls", timeout=2)
+        return answer.status_code == 200 and isinstance(answer.json().get("calls"), dict)
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return False
+
+
 def _confirm(n_tasks: int, args: argparse.Namespace, target: Target) -> None:
-    if not target.paid or args.yes or n_tasks <= args.confirm_over:
+    if not target.paid or args.yes or n_tasks <= args.confirm_over or _local_mock(target):
         return
     if not sys.stdin.isatty():
         raise UsageError(f"about to send {n_tasks} paid tasks to {target.generate_url}; "

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from navtalk_sweep.contract import redact
+from navtalk_sweep.record import CaseRecord
 
 __all__ = ["CASSETTE", "Cassette", "CassetteWriter", "Exchange", "read_cassette", "redact_url_secrets"]
 
@@ -35,6 +36,17 @@ _SIGNED = re.compile(r"((?:[?&])(?:license|sig|signature|token|key|x-amz-signatu
 def redact_url_secrets(text: str, secrets: Iterable[str] = ()) -> str:
     """``text`` with licences and URL signature parameters masked."""
     return redact(_SIGNED.sub(r"\1***", text), tuple(secrets))
+
+
+def redact_record(record: CaseRecord, secrets: Iterable[str] = ()) -> CaseRecord:
+    """A record safe to commit with a recording: URL signatures and licences masked wherever a URL or a
+    message can carry them (the result URL, the request's URLs, errors)."""
+    def clean(value: Any) -> Any:
+        return redact_url_secrets(value, secrets) if isinstance(value, str) else value
+
+    return record.replace(video_url=clean(record.video_url), error=clean(record.error),
+                          fetch_error=clean(record.fetch_error),
+                          request={k: clean(v) for k, v in record.request.items()})
 
 
 @dataclass(frozen=True)

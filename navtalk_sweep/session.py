@@ -25,7 +25,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,7 @@ from navtalk_sweep import analysis, search
 from navtalk_sweep._measure import measure_video, poster_maker
 from navtalk_sweep._target import MOCK_LICENSE, MockClock, Target, TargetKind
 from navtalk_sweep.analysis import pool
-from navtalk_sweep.cassette import CassetteWriter
+from navtalk_sweep.cassette import CassetteWriter, redact_record
 from navtalk_sweep.client import AsyncNavTalkClient, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
 from navtalk_sweep.errors import ClientError, InvalidArgument, NavTalkSweepError, RunError, ScenarioError, one_line
@@ -335,6 +335,9 @@ class Sweep:
         live = _LiveReport(self.run_dir, every=self.live_every) if self.report and self.live_every is not None else None
 
         def emit(event: Event) -> None:
+            if self.record and isinstance(event, CaseFinished):
+                # a recording is meant to be committed: no signed URL anywhere in it (issue 20, item 13)
+                event = replace(event, records=[redact_record(r, [self.target.license]) for r in event.records])
             journal(event)
             if live is not None and isinstance(event, CaseFinished):
                 live.finished()

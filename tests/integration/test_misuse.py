@@ -152,3 +152,44 @@ def test_a_killed_bundled_mock_run_resumes_on_its_own_clock_and_sends_its_in_fli
     assert resumed.returncode == 0, resumed.stderr
     records = read_results(run_dir)
     assert len(records) == 12 and {r["outcome"] for r in records} == {"passed"}  # no in-flight case became an error
+
+
+def test_a_loopback_mock_asks_for_no_confirmation_and_a_paid_looking_target_does(tmp_path):
+    from tests.integration.test_cli_run import FAST, cli
+    from tests.servers import mock_process
+
+    scenario = tmp_path / "many.yaml"
+    scenario.write_text(
+        "name: many\ninputs:\n  faces: {g: {character_name: girl2}}\n  speech: {h: {text: hello, voice: nova}}\n"
+        "matrix:\n  bbox_shift: {from: -9, to: 9}\n  parsing_mode: [jaw, raw]\n", encoding="utf-8")
+    fast = [a for a in FAST if a != "--yes"]
+    with mock_process("--timing", "fixed:0.2", "--quiet") as base:
+        # the README's replay command, as written: no --yes, no terminal, 38 "paid" tasks to a local mock
+        proc = cli("run", str(scenario), "--target", base, "--license", "sk-test-replay", "--run-dir",
+                   str(tmp_path / "r"), *fast)
+    assert proc.returncode == 0, proc.stderr
+    # a loopback port that is not navtalk-sweep's mock may be a proxy to the paid service: it asks
+    proc = cli("run", str(scenario), "--target", "http://127.0.0.1:9", "--license", "sk-test-x", "--run-dir",
+               str(tmp_path / "r2"), *fast)
+    assert proc.returncode == 2 and "pass --yes to confirm" in proc.stderr
+
+
+def test_marks_refuse_a_zero_rating_unknown_cases_and_a_missing_file_in_one_line(tmp_path, capsys):
+    import json
+
+    from navtalk_sweep.session import Target, load_plan, run_sweep
+
+    run_dir = tmp_path / "run"
+    records = run_sweep(load_plan([SCENARIOS / "every_voice.yaml"]), run_dir, target=Target.mock()).records
+    before = (run_dir / "results.jsonl").read_bytes()
+    for marks, says in (
+        ({"marks": [{"key": records[0].key, "rating": 0}]}, "must be 1 to 5, got '0'"),
+        ({"marks": [{"key": "nope", "rating": 3}]}, "1 mark(s) for cases not in"),
+    ):
+        path = tmp_path / "marks.json"
+        path.write_text(json.dumps(marks), encoding="utf-8")
+        assert main(["marks", str(run_dir), str(path)]) == 2
+        assert says in _one_line(capsys)
+    assert main(["marks", str(run_dir), str(tmp_path / "missing.json")]) == 2
+    assert "no such file" in _one_line(capsys)
+    assert (run_dir / "results.jsonl").read_bytes() == before  # nothing written

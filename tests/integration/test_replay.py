@@ -78,11 +78,14 @@ def test_a_recorded_faulty_run_replays_the_same_with_the_service_gone(tmp_path):
     total_old = sum(r["polls"] for r in recorded.values())
     total_new = sum(r["polls"] for r in replayed.values())
     assert abs(total_new - total_old) <= max(4, total_old // 2), (total_old, total_new)
+    # a recording directory is safe to commit (the README has CI keep one): no licence, no URL signature,
+    # in the cassette, the journal, results.jsonl or anything else (issue 20, item 13)
     for path in (tmp_path / "rec").rglob("*"):
         if path.is_file():
-            assert FAKE_LICENSE.encode() not in path.read_bytes(), path
-    cassette = (tmp_path / "rec" / "cassette.jsonl").read_text()
-    assert "mock-signature" not in cassette and "sig=***" in cassette  # results.jsonl keeps the URLs usable
+            data = path.read_bytes()
+            assert FAKE_LICENSE.encode() not in data and b"mock-signature" not in data, path
+    for name in ("cassette.jsonl", "journal.jsonl", "results.jsonl"):
+        assert "sig=***" in (tmp_path / "rec" / name).read_text(), name
 
 
 def test_unrecorded_requests_are_refused_and_a_replay_runs_on_the_virtual_clock(tmp_path):
