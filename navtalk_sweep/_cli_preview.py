@@ -97,20 +97,26 @@ def _grid(cases: list[Mapping[str, Any]], rows: tuple[str, list[Any]], columns: 
     return grid
 
 
-def _sheet(path: str, grid: Any, out: Path) -> str:
-    """Draw one sheet; returns why it could not be drawn, or ''."""
+def _sheet(path: str, grid: Any, out: Path) -> tuple[str, list[str]]:
+    """Draw one sheet; returns why it could not be drawn (or ''), and each cell's warnings."""
     from navtalk_sweep.analysis._io import read_face
     from navtalk_sweep.analysis.face import detect_face
-    from navtalk_sweep.analysis.preview import contact_sheet, write_png
+    from navtalk_sweep.analysis.preview import contact_sheet, read, write_png
 
-    frames = read_face(Path(path).read_bytes())
+    frames = read_face(Path(path).read_bytes(), limit=1)  # a video face: its first frame, not the whole clip
     if not frames:
-        return f"{path}: not an image or video this machine can read"
+        return f"{path}: not an image or video this machine can read", []
     face = detect_face(frames[0])
     if face is None:
-        return f"{path}: no face found (a clear frontal face is needed to draw the controls)"
+        return f"{path}: no face found (a clear frontal face is needed to draw the controls)", []
     write_png(out, contact_sheet(frames[0], face, grid))
-    return ""
+    low, high = face.suggested_shift
+    said = [f"  MuseTalk's suggested bbox_shift for this face: {low}..{high}"]
+    for line in grid:
+        for text, controls in line:
+            reading = read(face, controls)
+            said.append(f"  {text}: {reading.text()}" + "".join(f"; WARNING {w}" for w in reading.warnings))
+    return "", said
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
@@ -137,13 +143,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
     for scenario, path, cases in jobs:
         sheet_rows, sheet_cols = _axes(cases, rows, columns)
         digest = hashlib.sha256(path.encode()).hexdigest()[:6]
-        out = out_dir / f"preview-{scenario}-{Path(path).stem}-{digest}.png"
-        problem = _sheet(path, _grid(cases, sheet_rows, sheet_cols), out)
+        # the axes in the name: previews of one face along other controls do not overwrite each other
+        out = out_dir / f"preview-{scenario}-{Path(path).stem}-{sheet_rows[0]}-x-{sheet_cols[0]}-{digest}.png"
+        problem, said = _sheet(path, _grid(cases, sheet_rows, sheet_cols), out)
         if problem:
             failed += 1
             print(f"skipped: {problem}")
         else:
             print(f"{out}  ({sheet_rows[0]} {len(sheet_rows[1])} rows x {sheet_cols[0]} {len(sheet_cols[1])} columns)")
+            print("\n".join(said))
     return EXIT_FAILED if failed else EXIT_OK
 
 

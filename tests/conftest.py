@@ -46,3 +46,16 @@ def small_tuning(root: Path, *, step: int = 9, margins: str = "[0, 50]", short_s
     path = root / "bbox_margin_tuning.yaml"
     path.write_text(cut, encoding="utf-8")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _sigint_as_python_sets_it():
+    """Ctrl-C tests send SIGINT to child processes, and a child inherits an *ignored* SIGINT from its parent
+    (a handler is reset at exec, SIG_IGN is not): whatever a test or a library it calls did to this worker's
+    SIGINT, the next test starts with Python's own, so its children stop on Ctrl-C (a CI run on three
+    workers saw both Ctrl-C tests of one worker hang as if the signal were ignored)."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield

@@ -116,6 +116,12 @@ class Face:
     def mouth_width(self) -> float:
         return float(np.linalg.norm(self.points[_MOUTH_LEFT] - self.points[_MOUTH_RIGHT]))
 
+    def lips_box(self) -> tuple[float, float, float, float]:
+        """(x1, y1, x2, y2) of the lips themselves: outer top and bottom, the two corners."""
+        lips = self.points[[_LIP_OUTER_TOP, _LIP_OUTER_BOTTOM, _MOUTH_LEFT, _MOUTH_RIGHT]]
+        return (float(lips[:, 0].min()), float(lips[:, 1].min()), float(lips[:, 0].max()),
+                float(lips[:, 1].max()))
+
     def mouth_box(self) -> tuple[int, int, int, int]:
         """(x1, y1, x2, y2) around the mouth: 1.2 mouth widths across, 0.9 high."""
         cx, cy = self.mouth_center

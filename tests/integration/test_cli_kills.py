@@ -65,7 +65,12 @@ def test_ctrl_c_saves_what_finished_and_says_how_to_resume(tmp_path):
                 break
             time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=30)
+        try:
+            _, err = proc.communicate(timeout=30)
+        finally:  # a hung child must not outlive the test
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
     assert proc.returncode == 130
     assert "Traceback" not in err and f"continue with: navtalk-sweep run --resume {run_dir}" in err
     meta = json.loads((run_dir / "run.json").read_text())

@@ -187,7 +187,12 @@ def test_ctrl_c_leaves_a_resumable_run_directory(project):
         assert time.monotonic() < deadline and proc.poll() is None, "the sweep did not start"
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    finally:  # a hung child must not outlive the test (its Popen would warn in whichever test runs next)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 2 and "Traceback" not in out, out  # pytest's exit code for an interrupted session
     records = results(run_dir)
     assert len(records) == 12 and {r["outcome"] for r in records} == {"skipped"}
