@@ -15,9 +15,9 @@ import httpx
 from navtalk_sweep._progress import Progress
 from navtalk_sweep.errors import InvalidArgument, UsageError
 from navtalk_sweep.report import format_comparison
-from navtalk_sweep.results import RunLock, new_run_id
+from navtalk_sweep.results import RunDirectory, RunLock, new_run_id
 from navtalk_sweep.runner import CaseSubmitted, Event, RunOptions
-from navtalk_sweep.session import MAX_CASES, Sweep, Target, TargetKind, load_mock_config, load_plan, read_meta
+from navtalk_sweep.session import MAX_CASES, Sweep, Target, TargetKind, load_mock_config, load_plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -128,17 +128,16 @@ def _check_paths(args: argparse.Namespace, run_dir: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    meta: dict[str, Any] = read_meta(args.resume) if args.resume else {}
-    files = args.files or meta.get("scenario_files", [])
+    meta = RunDirectory(args.resume).read_meta() if args.resume else None
+    files = args.files or (meta.scenario_files if meta else [])
     if not files:
         raise UsageError("name at least one scenario file (or --resume a run)")
-    saved_shard = meta.get("shard") or [0, 1]
-    shard = _shard(args.shard) if args.shard or not args.resume else (int(saved_shard[0]), int(saved_shard[1]))
+    shard = _shard(args.shard) if args.shard or meta is None else meta.shard
     plan = load_plan(files, shard=shard, max_cases=args.max_cases or None)
     for warning in plan.warnings:
         print(warning, file=sys.stderr)
     options = _options(args)
-    target = _target(args, meta.get("target"))
+    target = _target(args, meta.target if meta else None)
     run_dir = Path(args.resume or args.run_dir or Path(args.out) / new_run_id())
     _check_paths(args, run_dir)
     progress = Progress(0, plain=bool(os.environ.get("CI")) or not sys.stderr.isatty() or args.quiet)

@@ -100,7 +100,16 @@ class ScenarioFile(pytest.File):
         return str(super().repr_failure(excinfo))  # pragma: no cover (pytest's own errors)
 
 
-class CaseItem(pytest.Item):
+class _SweepItem(pytest.Item):
+    """An item judged on the session's sweep: its failure is the story of the case, not a traceback."""
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailed | NavTalkSweepError):
+            return str(excinfo.value)
+        return str(super().repr_failure(excinfo))
+
+
+class CaseItem(_SweepItem):
     """One case of a scenario; runs when the session's sweep has its record."""
 
     def __init__(self, *, case: Case, **kwargs: Any) -> None:
@@ -122,16 +131,11 @@ class CaseItem(pytest.Item):
             pytest.skip(record.error or "skipped")
         raise CaseFailed(describe(record))
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, CaseFailed | NavTalkSweepError):
-            return str(excinfo.value)
-        return str(super().repr_failure(excinfo))
-
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{self.case.scenario}: {self.case.label}"
 
 
-class SearchItem(pytest.Item):
+class SearchItem(_SweepItem):
     """A scenario's search: passes when the best setting each study found meets the scenario's ``expect``."""
 
     def __init__(self, *, plan: ScenarioPlan, **kwargs: Any) -> None:
@@ -165,11 +169,6 @@ class SearchItem(pytest.Item):
                                     + describe(rec))
         if problems:
             raise CaseFailed("\n".join(problems))
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, CaseFailed | NavTalkSweepError):
-            return str(excinfo.value)
-        return str(super().repr_failure(excinfo))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"{self.plan.name}: search"

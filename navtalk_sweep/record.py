@@ -20,6 +20,7 @@ the simulator can count.
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
@@ -34,6 +35,7 @@ __all__ = [
     "Kind",
     "Outcome",
     "numeric_fields",
+    "weighted",
 ]
 
 
@@ -304,6 +306,20 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("black_frames", "black", Kind.NUMBER, better=Better.LOWER, scale=(0.0, 1.0), description="share of black frames"),
     Field("error", "error", Kind.TEXT),
 )}
+
+
+def weighted(record: CaseRecord, weights: Mapping[str, float]) -> float | None:
+    """The weighted sum of a record's declared measures (a search's or ``choose:``'s objective); None when
+    the video is not done or a measure has no finite value."""
+    if not record.done:
+        return None
+    total = 0.0
+    for name, weight in weights.items():
+        value = record.value(name)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            return None
+        total += weight * float(value)
+    return total
 
 
 def numeric_fields() -> list[Field]:

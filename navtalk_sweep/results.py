@@ -15,7 +15,7 @@ import json
 import os
 import socket
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Self, TextIO
@@ -24,8 +24,8 @@ from navtalk_sweep.errors import RunError
 from navtalk_sweep.record import CaseRecord
 from navtalk_sweep.runner import CaseFinished, Event, JobState, advance, event_from_dict
 
-__all__ = ["SEARCH", "Journal", "Replayed", "Run", "RunLock", "load_run", "new_run_id", "read_journal", "replay",
-           "write_json", "write_meta", "write_results"]
+__all__ = ["SEARCH", "Journal", "Replayed", "Run", "RunDirectory", "RunLock", "RunMeta", "load_run", "new_run_id",
+           "read_journal", "replay", "write_json", "write_meta", "write_results"]
 
 JOURNAL, RESULTS, META, LOCK = "journal.jsonl", "results.jsonl", "run.json", ".lock"
 #: what a search found: each study's trials, best setting and the controls' importances (for the report)
@@ -202,6 +202,107 @@ def write_json(path: Path, data: Any) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
     tmp.replace(path)
+
+
+@dataclass
+class RunMeta:
+    """``run.json``, typed: what was run, where to and how, and how it ended. Keys another version wrote
+    are kept in ``extra`` and written back."""
+
+    run_id: str
+    scenario_files: list[str] = field(default_factory=list)
+    scenarios: list[str] = field(default_factory=list)
+    shard: tuple[int, int] = (0, 1)
+    #: where requests went (licence redacted); for the bundled mock also its clock, seed, settings, recordings
+    target: dict[str, Any] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
+    status: str = "running"
+    started_at: str | None = None
+    finished_at: str | None = None
+    stop_reason: str | None = None
+    recorded: bool = False
+    resumed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    mock_calls: dict[str, int] | None = None
+    study_storage: str | None = None  # a search's study storage (a database password masked)
+    choose: dict[str, Any] = field(default_factory=dict)  # what "best" means per scenario
+    tolerances: dict[str, Any] = field(default_factory=dict)  # how much a measure may worsen, per scenario
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target_kind(self) -> str | None:
+        kind = self.target.get("kind")
+        return str(kind) if kind is not None else None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: Path | str = META) -> RunMeta:
+        known = {f.name for f in fields(cls)} - {"extra"}
+        kept = {k: v for k, v in data.items() if k in known}
+        try:
+            if "shard" in kept:
+                index, count = kept["shard"]
+                kept["shard"] = (int(index), int(count))
+            kept.setdefault("run_id", "")
+            return cls(**kept, extra={k: v for k, v in data.items() if k not in known})
+        except (TypeError, ValueError) as exc:
+            raise RunError(f"{where}: not a run.json this version reads ({exc})") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        out["shard"] = list(self.shard)
+        return {**out, **self.extra}
+
+
+class RunDirectory:
+    """One run's directory: every file a run keeps, by name, and the one way to read or write each.
+
+    The session composes a run through it and never spells a file name; ``--resume`` and a Python
+    caller read the same typed :class:`RunMeta` back.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.journal_file = self.path / JOURNAL
+        self.results_file = self.path / RESULTS
+        self.meta_file = self.path / META
+        self.search_file = self.path / SEARCH
+        self.videos = self.path / "videos"
+        self.faces = self.path / "faces"
+
+    def holds_run(self) -> bool:
+        return self.results_file.exists() or self.journal_file.exists()
+
+    def read_meta(self) -> RunMeta:
+        try:
+            data = json.loads(self.meta_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RunError(f"{self.path}: cannot resume: no readable {META} ({exc})") from None
+        if not isinstance(data, dict):
+            raise RunError(f"{self.meta_file}: expected a JSON object")
+        return RunMeta.from_dict(data, self.meta_file)
+
+    def write_meta(self, meta: RunMeta) -> None:
+        write_json(self.meta_file, meta.to_dict())
+
+    def replayed(self) -> Replayed:
+        """What the journal says of each job (nothing when there is no journal yet)."""
+        return replay(read_journal(self.journal_file))
+
+    def lock(self) -> RunLock:
+        return RunLock(self.path)
+
+    def open_journal(self) -> Journal:
+        return Journal(self.path)
+
+    def write_results(self, records: Iterable[CaseRecord]) -> Path:
+        return write_results(self.path, records)
+
+    def write_search(self, studies: list[dict[str, Any]]) -> None:
+        write_json(self.search_file, studies)
+
+    def run(self) -> Run:
+        """The run as stored (records from results.jsonl, else the journal)."""
+        return load_run(self.path)
 
 
 @dataclass

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from navtalk_sweep.errors import InvalidArgument, RunError, one_line
-from navtalk_sweep.record import CaseRecord
+from navtalk_sweep.record import CaseRecord, weighted
 from navtalk_sweep.runner import Job, JobState
 from navtalk_sweep.scenario import Case, ScenarioPlan
 from navtalk_sweep.scenario._model import Direction, Sampler, Search
@@ -73,15 +73,7 @@ def require(plans: Sequence[ScenarioPlan]) -> None:
 
 def objective_of(record: CaseRecord, weights: Mapping[str, float]) -> float | None:
     """The weighted sum of the record's measures; None when the video is not done or a measure is missing."""
-    if not record.done:
-        return None
-    total = 0.0
-    for name, weight in weights.items():
-        value = record.value(name)
-        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
-            return None
-        total += weight * float(value)
-    return total
+    return weighted(record, weights)
 
 
 def storage_label(url: str | None) -> str | None:
@@ -205,7 +197,7 @@ class StudySource:
     def __init__(self, plan: ScenarioPlan, combination: Mapping[str, Any], storage: optuna.storages.BaseStorage,
                  *, run_id: str, states: Mapping[str, JobState] | None = None,
                  records: Mapping[str, Sequence[CaseRecord]] | None = None,
-                 on_job: Callable[[Job], None] | None = None) -> None:
+                 on_job: Callable[[Job], None] | None = None, own_storage: bool = False) -> None:
         import optuna
 
         assert plan.search is not None
@@ -215,6 +207,9 @@ class StudySource:
         self.dimensions = [Dimension(plan.axes[a].name, plan.axes[a].values) for a in plan.dimensions]
         self.distributions = {d.name: d.distribution() for d in self.dimensions}
         self.run_id = run_id
+        #: the storage is this run directory's own: a running trial nobody tagged is this run's, asked just
+        #: before a kill (between Optuna's ask and the tag); in a shared storage it may be another's
+        self.own_storage = own_storage
         self._states, self._journal = dict(states or {}), dict(records or {})
         self._on_job = on_job
         direction: Literal["maximize", "minimize"] = \
@@ -270,7 +265,8 @@ class StudySource:
 
     def mine(self) -> list[optuna.trial.FrozenTrial]:
         """The study's trials this run directory asked, in order."""
-        return [t for t in self._trials() if t.user_attrs.get("run") == self.run_id]
+        return [t for t in self._trials() if t.user_attrs.get("run") == self.run_id
+                or (self.own_storage and "run" not in t.user_attrs)]
 
     def _used(self) -> int:
         from optuna.trial import TrialState
@@ -297,6 +293,7 @@ class StudySource:
         for frozen in self.mine():  # resume: trials this run asked and never told
             if frozen.state is TrialState.RUNNING:
                 self._handles[frozen.number] = optuna.trial.Trial(self.study, frozen._trial_id)
+                self._handles[frozen.number].set_user_attr("run", self.run_id)
                 for job in self._begin(frozen.number, dict(frozen.params)):
                     yield job
         while not self.stalled:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import hashlib
-import json
 import os
 import shutil
 import threading
@@ -44,17 +43,11 @@ from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.report import Comparison, publish, write_html
 from navtalk_sweep.results import (
     META,
-    SEARCH,
-    Journal,
     Run,
-    RunLock,
+    RunDirectory,
+    RunMeta,
     load_run,
     new_run_id,
-    read_journal,
-    replay,
-    write_json,
-    write_meta,
-    write_results,
 )
 from navtalk_sweep.runner import CaseFinished, Event, Job, JobState, Runner, RunOptions, plan_jobs
 from navtalk_sweep.scenario import Case, ScenarioPlan, load_scenarios
@@ -146,15 +139,9 @@ def load_mock_config(path: str | os.PathLike[str]) -> SimulatorConfig:
 
 
 def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    """A run directory's ``run.json``; RunError when there is none to read."""
-    path = Path(run_dir) / META
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise RunError(f"{Path(run_dir)}: cannot resume: no readable {META} ({exc})") from None
-    if not isinstance(data, dict):
-        raise RunError(f"{path}: expected a JSON object")
-    return data
+    """A run directory's ``run.json`` as JSON data; RunError when there is none to read (typed:
+    ``RunDirectory(run_dir).read_meta()``)."""
+    return RunDirectory(run_dir).read_meta().to_dict()
 
 
 # -- the result ------------------------------------------------------------------------------------
@@ -208,11 +195,13 @@ class Sweep:
         if not all(isinstance(c, Case) for c in plan.cases):
             raise InvalidArgument("cases must be navtalk_sweep.scenario.Case objects (see load_plan)")
         self.plan = plan
-        self.run_dir = Path(run_dir)
+        self.dir = RunDirectory(run_dir)
+        self.run_dir = self.dir.path
         self.options = options or RunOptions()
         self.resume = resume
-        self._saved: dict[str, Any] = read_meta(self.run_dir) if resume else {}
-        self.target = target or Target.parse(None, saved=self._saved.get("target"), seed=self.options.seed)
+        self._saved: RunMeta | None = self.dir.read_meta() if resume else None
+        self.target = target or Target.parse(None, saved=self._saved.target if self._saved else None,
+                                             seed=self.options.seed)
         if self.target.kind is TargetKind.URL and not self.target.license:
             raise InvalidArgument("no licence for a NavTalk URL target: set NAVTALK_LICENSE or pass license=")
         self.reuse, self.baseline = reuse, baseline
@@ -225,7 +214,8 @@ class Sweep:
         self.on_event = on_event
         self.jobs: list[Job] = plan_jobs(plan.cases, self.options.repeat)
         search.require(plan.searches)
-        self.study_storage = study_storage if study_storage is not None else self._saved.get("study_storage")
+        self.study_storage = study_storage if study_storage is not None else \
+            (self._saved.study_storage if self._saved else None)
         #: report.html is rewritten from the journal at most this often (wall seconds) while cases finish,
         #: so a long run can be watched (``navtalk-sweep serve``); None: only at the end
         self.live_every = live_every
@@ -243,14 +233,12 @@ class Sweep:
         """The sweep that continues ``run_dir`` as it was started: its scenario files and shard, run options,
         target (the bundled mock with its clock, seed and settings) and study storage, from ``run.json``.
         ``settings`` override any of them as for :class:`Sweep` (a licence for a paid target, say)."""
-        meta = read_meta(run_dir)
-        files = meta.get("scenario_files") or []
-        if not files:
+        meta = RunDirectory(run_dir).read_meta()
+        if not meta.scenario_files:
             raise RunError(f"{run_dir}: cannot resume: {META} names no scenario file")
-        shard = meta.get("shard") or [0, 1]
-        plan = load_plan(files, shard=(int(shard[0]), int(shard[1])), max_cases=None)
+        plan = load_plan(meta.scenario_files, shard=meta.shard, max_cases=None)
         known = {f.name for f in fields(RunOptions)}
-        saved = {k: v for k, v in (meta.get("options") or {}).items() if k in known}
+        saved = {k: v for k, v in meta.options.items() if k in known}
         settings.setdefault("options", RunOptions(**saved))
         return cls(plan, run_dir, resume=True, **settings)
 
@@ -273,7 +261,7 @@ class Sweep:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not lock:
             return self._run_locked()
-        with RunLock(self.run_dir):  # before the journal is read: nobody else may be writing it
+        with self.dir.lock():  # before the journal is read: nobody else may be writing it
             return self._run_locked()
 
     def to_send(self) -> int:
@@ -305,7 +293,7 @@ class Sweep:
         """
         if not self.resume:
             return {}
-        states = replay(read_journal(self.run_dir / "journal.jsonl")).states
+        states = self.dir.replayed().states
         if self.target.kind is TargetKind.MOCK:
             for key, state in states.items():
                 if not state.finished and (state.task_id or state.submitting):
@@ -316,7 +304,7 @@ class Sweep:
         """What a resume does that a person should know before it starts (one line each)."""
         if not self.resume or self.target.kind is not TargetKind.MOCK:
             return []
-        replayed = replay(read_journal(self.run_dir / "journal.jsonl")).states
+        replayed = self.dir.replayed().states
         again = sum(1 for s in replayed.values() if not s.finished and (s.task_id or s.submitting))
         return [(f"{again} case(s) were in flight on the bundled mock, whose tasks ended with the process that ran "
                 "them: they are sent again (the mock costs nothing)")] if again else []
@@ -329,8 +317,8 @@ class Sweep:
                 job.state = states[job.key]
         self.sources = self._open_studies(states)
         meta = self._start_meta()
-        write_meta(self.run_dir, meta)
-        journal = Journal(self.run_dir)
+        self.dir.write_meta(meta)
+        journal = self.dir.open_journal()
 
         live = _LiveReport(self.run_dir, every=self.live_every) if self.report and self.live_every is not None else None
 
@@ -357,46 +345,47 @@ class Sweep:
             journal.close()
             keys = [j.key for j in self.jobs] + [k for source in self.sources for t in source.mine()
                                                  for k in source.keys(t.params)]
-            records = replay(read_journal(self.run_dir / "journal.jsonl")).in_order(dict.fromkeys(keys))
+            records = self.dir.replayed().in_order(dict.fromkeys(keys))
             records = self._adopt_videos(records)
             if self.measure:
                 records = self._attach_posters(records)
-            write_results(self.run_dir, records)
-            meta.update(status=status.value, stop_reason=runner.stop_reason if runner else None,
-                        finished_at=_now_text(), outcomes=dict(Counter(r.outcome.value for r in records)))
+            self.dir.write_results(records)
+            meta.status, meta.stop_reason = status.value, runner.stop_reason if runner else None
+            meta.finished_at, meta.outcomes = _now_text(), dict(Counter(r.outcome.value for r in records))
             if self.service is not None:
-                meta["mock_calls"] = dict(self.service.simulator.calls)
-            write_meta(self.run_dir, meta)
+                meta.mock_calls = dict(self.service.simulator.calls)
+            self.dir.write_meta(meta)
             if self.sources:
-                write_json(self.run_dir / SEARCH, [source.summary() for source in self.sources])
+                self.dir.write_search([source.summary() for source in self.sources])
         comparison = publish(self.run_dir, self.baseline) if self.report else None
         return SweepResult(self.run_dir, records, status, runner.stop_reason, comparison)
 
-    def _start_meta(self) -> dict[str, Any]:
-        saved = self._saved
-        return {**saved, "run_id": saved.get("run_id", self.run_dir.name),
-                "scenario_files": list(self.plan.files) or saved.get("scenario_files", []),
-                "scenarios": list(self.plan.scenarios) or saved.get("scenarios", []),
-                "shard": list(self.plan.shard), "target": self.target.describe(),
-                "started_at": saved.get("started_at") or _now_text(), "status": RunStatus.RUNNING.value,
-                "options": asdict(self.options), "recorded": self.record or saved.get("recorded", False),
-                "resumed": saved.get("resumed", 0) + (1 if self.resume else 0),
-                "choose": dict(self.plan.objectives) or saved.get("choose", {}),
-                "tolerances": dict(self.plan.tolerances) or saved.get("tolerances", {}),
-                **({"study_storage": search.storage_label(self.study_storage)} if self.plan.searches else {})}
+    def _start_meta(self) -> RunMeta:
+        saved = self._saved or RunMeta(self.run_dir.name)
+        return replace(
+            saved, run_id=saved.run_id or self.run_dir.name,
+            scenario_files=list(self.plan.files) or saved.scenario_files,
+            scenarios=list(self.plan.scenarios) or saved.scenarios, shard=self.plan.shard,
+            target=self.target.describe(), started_at=saved.started_at or _now_text(),
+            status=RunStatus.RUNNING.value, options=asdict(self.options), recorded=self.record or saved.recorded,
+            resumed=saved.resumed + (1 if self.resume else 0),
+            choose=dict(self.plan.objectives) or saved.choose,
+            tolerances=dict(self.plan.tolerances) or saved.tolerances,
+            study_storage=search.storage_label(self.study_storage) if self.plan.searches else saved.study_storage)
 
     def _open_studies(self, states: Mapping[str, JobState]) -> list[search.StudySource]:
         """One study per face x speech x voice of each search scenario, continued when it exists."""
         if not self.plan.searches:
             return []
         storage = search.open_storage(self.study_storage, self.run_dir, owned=True)  # under the RunLock
-        run_id = str(self._saved.get("run_id") or self.run_dir.name)
-        journal = replay(read_journal(self.run_dir / "journal.jsonl")).records if self.resume else {}
+        run_id = (self._saved.run_id if self._saved else "") or self.run_dir.name
+        journal = self.dir.replayed().records if self.resume else {}
 
         def on_job(job: Job) -> None:
             self._cases[job.key] = job.case
 
-        return [search.StudySource(plan, combo, storage, run_id=run_id, states=states, records=journal, on_job=on_job)
+        return [search.StudySource(plan, combo, storage, run_id=run_id, states=states, records=journal, on_job=on_job,
+                                   own_storage=self.study_storage is None)
                 for plan in self.plan.searches for combo in plan.combinations()]
 
     async def _execute(self, emit: Callable[[Event], None], reuse: Mapping[str, CaseRecord],
@@ -470,12 +459,12 @@ class Sweep:
         return lambda token, path: urls[token]
 
     def _fetcher(self, client: AsyncNavTalkClient) -> Callable[[str, str], Any]:
-        videos = self.run_dir / "videos"
+        videos = self.dir.videos
         cases = self._cases  # a search adds its jobs' cases as it asks them
         faces: dict[str, asyncio.Task[Path | None]] = {}
 
         async def download_face(url: str) -> Path | None:
-            dest = self.run_dir / "faces" / hashlib.sha256(url.encode()).hexdigest()[:16]
+            dest = self.dir.faces / hashlib.sha256(url.encode()).hexdigest()[:16]
             dest.parent.mkdir(exist_ok=True)
             try:
                 await client.download(url, dest)
@@ -551,8 +540,8 @@ class Sweep:
         for rec in records:
             video = rec.video
             if video and Path(video).is_absolute() and Path(video).is_file():
-                (self.run_dir / "videos").mkdir(exist_ok=True)
-                dest = self.run_dir / "videos" / f"{rec.key}.mp4"
+                self.dir.videos.mkdir(exist_ok=True)
+                dest = self.dir.videos / f"{rec.key}.mp4"
                 shutil.copyfile(video, dest)
                 rec = rec.replace(video=f"videos/{dest.name}")
             out.append(rec)
@@ -576,9 +565,9 @@ class _LiveReport:
             return
         self._last = now
         try:  # from the journal (the truth so far; a resumed run's results.jsonl is the last process's)
-            records = [r for recs in replay(read_journal(self.run_dir / "journal.jsonl")).records.values()
-                       for r in recs]
-            write_html(Run(self.run_dir, read_meta(self.run_dir), records))
+            directory = RunDirectory(self.run_dir)
+            records = [r for recs in directory.replayed().records.values() for r in recs]
+            write_html(Run(self.run_dir, directory.read_meta().to_dict(), records))
         except (OSError, ValueError, NavTalkSweepError):
             pass
 

@@ -12,7 +12,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from navtalk_sweep.contract import FACE_CONTROLS, VOICES, Mode
-from navtalk_sweep.record import FIELDS, Better, CaseRecord, Field, Kind, Outcome, numeric_fields
+from navtalk_sweep.record import FIELDS, Better, CaseRecord, Field, Kind, Outcome, numeric_fields, weighted
 from navtalk_sweep.report._stats import Estimate, digits_to_separate, estimate, separated
 from navtalk_sweep.results import Run
 
@@ -331,18 +331,6 @@ def search_views(run: Run) -> list[dict[str, Any]]:
 # -- the best settings of a grid: ranked, with their intervals, and whether the first is really first -----
 
 
-def _objective_value(rec: CaseRecord, weights: dict[str, float]) -> float | None:
-    if not rec.done:
-        return None
-    total = 0.0
-    for name, w in weights.items():
-        v = rec.value(name)
-        if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
-            return None
-        total += w * float(v)
-    return total
-
-
 def _verdict(first: Estimate, second: Estimate | None, direction: str) -> str:
     if second is None:
         return "the only setting with a value"
@@ -395,7 +383,7 @@ def _ranked(records: Sequence[CaseRecord], weights: dict[str, float], direction:
         by_setting.setdefault(setting, []).append(rec)
     ranked = []
     for setting, recs in by_setting.items():
-        values = [v for r in recs if (v := _objective_value(r, weights)) is not None]
+        values = [v for r in recs if (v := weighted(r, weights)) is not None]
         est = estimate(values)
         if est is not None:
             video = next((r.video or r.video_url for r in recs if r.video or r.video_url), None)

@@ -17,7 +17,7 @@ from navtalk_sweep.runner._events import (
 from navtalk_sweep.runner._expect import BAD_OUTCOMES, OUTCOMES, evaluate
 from navtalk_sweep.runner._runner import Fetcher, MediaUrl, Runner, RunOptions
 from navtalk_sweep.runner._schedule import PollSchedule
-from navtalk_sweep.runner._source import JobSource
+from navtalk_sweep.runner._source import JobSource, PlanSource
 from navtalk_sweep.runner._state import Job, JobState, advance, plan_jobs
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "JobSource",
     "JobState",
     "MediaUrl",
+    "PlanSource",
     "PollFailed",
     "PollSchedule",
     "RunFinished",

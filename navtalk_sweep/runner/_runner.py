@@ -41,7 +41,7 @@ from navtalk_sweep.runner._events import (
 )
 from navtalk_sweep.runner._expect import evaluate
 from navtalk_sweep.runner._schedule import PollSchedule
-from navtalk_sweep.runner._source import JobSource
+from navtalk_sweep.runner._source import JobSource, PlanSource
 from navtalk_sweep.runner._state import Job, advance
 from navtalk_sweep.scenario import Case
 
@@ -129,13 +129,15 @@ class Runner:
     # -- the run -------------------------------------------------------------------------
 
     async def run(self, jobs: Sequence[Job], sources: Sequence[JobSource] = ()) -> Counter[str]:
-        """Run ``jobs`` (a plan known up front) and whatever ``sources`` give as the run goes, side by side."""
-        most = sum(s.size for s in sources)
-        self.emit(RunStarted(self.now(), len(jobs) + most, sum(len(j.cases) for j in jobs) + most))
+        """Run ``jobs`` (a plan known up front, as a :class:`PlanSource`) and whatever ``sources`` give as
+        the run goes, side by side; each source is told how each of its jobs ended."""
+        every = [PlanSource(jobs), *sources]
+        cases_most = sum(len(j.cases) for j in jobs) + sum(s.size for s in sources)
+        self.emit(RunStarted(self.now(), sum(s.size for s in every), cases_most))
         semaphore = asyncio.Semaphore(self.options.concurrency)
-        async def one(job: Job, source: JobSource | None = None) -> None:
-            if source is not None:
-                self._ended[job.key] = None
+
+        async def one(job: Job, source: JobSource) -> None:
+            self._ended[job.key] = None
             try:
                 if job.state.finished:
                     return
@@ -144,18 +146,15 @@ class Runner:
                 async with semaphore:
                     await self._job(job)
             finally:
-                if source is not None:
-                    records, final = self._ended.pop(job.key, None) or ([], False)
-                    source.tell(job, records, final)
+                records, final = self._ended.pop(job.key, None) or ([], False)
+                source.tell(job, records, final)
 
         async def feed(source: JobSource, group: asyncio.TaskGroup) -> None:
             async for job in source:
                 group.create_task(one(job, source))
 
         async with asyncio.TaskGroup() as group:
-            for job in jobs:
-                group.create_task(one(job))
-            for source in sources:
+            for source in every:
                 group.create_task(feed(source, group))
         self.emit(RunFinished(self.now(), dict(self.outcomes)))
         return self.outcomes

@@ -1,7 +1,8 @@
 """Where the runner pulls jobs from when they are not all known before the run.
 
-A plan of cases is a list; a search is a :class:`JobSource`: the runner asks it for jobs
-as the run goes and tells it how each one ended, so the next ones can learn from them.
+Every run pulls its jobs from sources: a plan known up front (:class:`PlanSource`: grid, random,
+pairwise) gives them all at once; a search asks for them as the run goes and learns from how each
+one ended, which the runner tells every source.
 The runner's poll schedule, submit rate and budget hold across every source of a run.
 """
 
@@ -29,3 +30,22 @@ class JobSource(Protocol):
     def tell(self, job: Job, records: Sequence[CaseRecord], final: bool) -> None:
         """How ``job`` ended; ``final=False``: it did not run to an end (a stop, a budget) and may be resumed."""
         ...
+
+
+class PlanSource:
+    """A plan known before the run (a grid, a random sample, pairwise cases) as a source: every job at
+    once, in plan order; what it is told changes nothing."""
+
+    def __init__(self, jobs: Sequence[Job]) -> None:
+        self.jobs = jobs
+
+    @property
+    def size(self) -> int:
+        return len(self.jobs)
+
+    async def __aiter__(self) -> AsyncIterator[Job]:
+        for job in self.jobs:
+            yield job
+
+    def tell(self, job: Job, records: Sequence[CaseRecord], final: bool) -> None:
+        pass

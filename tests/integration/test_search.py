@@ -251,3 +251,17 @@ def test_a_lock_file_left_by_a_killed_writer_is_removed_by_the_runs_own_resume(t
     stale.symlink_to(run_dir / "study.journal")
     resume_sweep(run_dir, download=False)
     assert not stale.is_symlink()
+
+
+def test_a_trial_asked_just_before_a_kill_is_run_by_the_resume(tmp_path):
+    from navtalk_sweep.session import resume_sweep
+
+    run_dir = tmp_path / "run"
+    run(load_plan([scenario(tmp_path, 3)]), run_dir)
+    study = study_of(run_dir)
+    # what a SIGKILL between Optuna's ask and navtalk-sweep's tag leaves: a running trial nobody claimed
+    orphan = study.ask(study.trials[0].distributions)
+    assert "run" not in study.trials[orphan.number].user_attrs
+    resume_sweep(run_dir, download=False)
+    after = study_of(run_dir).trials[orphan.number]
+    assert after.state is not optuna.trial.TrialState.RUNNING and after.user_attrs["run"] == "run"
