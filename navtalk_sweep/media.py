@@ -11,10 +11,26 @@ import wave
 from dataclasses import asdict, dataclass
 from typing import Any
 
-__all__ = ["PLACEHOLDER", "VideoFacts", "audio_seconds", "have_av", "is_placeholder", "probe_video"]
+__all__ = ["PLACEHOLDER", "VideoFacts", "audio_seconds", "have_av", "is_placeholder", "probe_video", "sniff"]
 
 #: the container comment of the mock's placeholder videos (no face it could see): nothing to measure
 PLACEHOLDER = "navtalk-sweep mock placeholder"
+
+
+def sniff(head: bytes) -> str | None:
+    """What a file's first bytes say it is: "image", "video", "audio", or None (unknown bytes).
+
+    The containers' own signatures (JPEG, PNG, GIF, WebP, BMP; ISO media, Matroska/WebM; WAV, MP3,
+    FLAC, Ogg, AAC): enough to tell a face or speech from random bytes before anything is sent."""
+    if head[:3] == b"\xff\xd8\xff" or head[:8] == b"\x89PNG\r\n\x1a\n" or head[:4] in (b"GIF8",) \
+            or head[:2] == b"BM" or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+        return "image"
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free") or head[:4] == b"\x1a\x45\xdf\xa3":
+        return "video"  # ISO media (MP4, MOV, M4A: an m4a is audio in the same box; both decode with PyAV)
+    if (head[:4] == b"RIFF" and head[8:12] == b"WAVE") or head[:3] == b"ID3" or head[:4] in (b"fLaC", b"OggS") \
+            or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio"
+    return None
 
 
 def have_av() -> bool:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from navtalk_sweep.contract import FACE_CONTROLS, VOICES, estimate_text_seconds
 from navtalk_sweep.errors import ScenarioError
-from navtalk_sweep.media import audio_seconds
+from navtalk_sweep.media import audio_seconds, sniff
 from navtalk_sweep.scenario import _model as m
 from navtalk_sweep.scenario._grid import Rule
 from navtalk_sweep.scenario._plan import (
@@ -143,9 +143,23 @@ class _Builder:
 
     def _local(self, name: str, loc: Loc) -> Path:
         path = (self.base / name).resolve()
+        if path.is_dir():
+            raise self.err(loc, f"{name} is a directory: name a file in it")
         if not path.is_file():
             raise self.err(loc, f"file not found: {name} (paths are relative to the scenario file)")
+        if path.stat().st_size == 0:
+            raise self.err(loc, f"{name} is empty (0 bytes): nothing to send")
         return path
+
+    def _looks_like(self, path: Path, name: str, kinds: tuple[str, ...], loc: Loc) -> None:
+        """A local file whose bytes are not what its name says (random bytes named .jpg) is refused here,
+        not sent and "passed"."""
+        with path.open("rb") as fh:
+            found = sniff(fh.read(16))
+        if found not in kinds:
+            article = {"image": "an image", "video": "a video", "audio": "audio"}
+            said = f"those of {article[found]}" if found else "no image, video or audio this tool knows"
+            raise self.err(loc, f"{name} is not {' or '.join(article[k] for k in kinds)}: its first bytes are {said}")
 
     def face(self, name: str, face: m.Face, loc: Loc) -> ResolvedFace:
         fields = {k: v for k, v in face.model_dump(exclude={"file"}).items() if v}
@@ -156,6 +170,7 @@ class _Builder:
             kind = "video_url" if suffix in VIDEO_SUFFIXES else "image_url" if suffix in IMAGE_SUFFIXES else None
             if kind is None:
                 raise self.err((*loc, "file"), f"face file must be a video or an image, got '{suffix}'")
+            self._looks_like(path, face.file, ("video",) if kind == "video_url" else ("image",), (*loc, "file"))
             digest = _file_facts(str(path), path.stat().st_mtime)[0]
             token = f"{MEDIA_SCHEME}{digest[:16]}/{path.name}"
             fields[kind] = token
@@ -187,6 +202,7 @@ class _Builder:
         if source == "audio_file":
             assert sp.audio_file is not None
             path = self._local(sp.audio_file, (*loc, "audio_file"))
+            self._looks_like(path, sp.audio_file, ("audio", "video"), (*loc, "audio_file"))  # m4a: ISO media
             _, b64, seconds = _file_facts(str(path), path.stat().st_mtime)
         else:
             b64 = sp.audio_base64 or ""
@@ -400,7 +416,11 @@ def load_scenarios(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Scenar
     files = scenario_files(paths)
     if not files:
         raise ScenarioError("no scenario files found", path=", ".join(map(str, paths)) or ".")
+    seen: set[Path] = set()
     for f in files:
+        if Path(f).resolve() in seen:  # named twice (or by name and in its folder): one file, loaded once
+            continue
+        seen.add(Path(f).resolve())
         loaded = load_path(f)
         for plan in loaded.plans:
             if plan.name in names:

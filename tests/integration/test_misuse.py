@@ -193,3 +193,35 @@ def test_marks_refuse_a_zero_rating_unknown_cases_and_a_missing_file_in_one_line
     assert main(["marks", str(run_dir), str(tmp_path / "missing.json")]) == 2
     assert "no such file" in _one_line(capsys)
     assert (run_dir / "results.jsonl").read_bytes() == before  # nothing written
+
+
+@pytest.mark.parametrize(("make", "entry", "says"), [
+    (lambda d: (d / "adir").mkdir(), "faces: {f: {file: adir}}", "adir is a directory: name a file in it"),
+    (lambda d: (d / "e.wav").write_bytes(b""), "speech: {s: {audio_file: e.wav}}", "e.wav is empty (0 bytes)"),
+    (lambda d: (d / "x.jpg").write_bytes(bytes(range(200))), "faces: {f: {file: x.jpg}}",
+     "x.jpg is not an image: its first bytes are no image, video or audio this tool knows"),
+    (lambda d: (d / "x.wav").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64)), "speech: {s: {audio_file: x.wav}}",
+     "x.wav is not audio or a video: its first bytes are those of an image"),
+])
+def test_a_local_file_that_is_not_what_its_name_says_is_blamed_where_it_is_declared(tmp_path, capsys, make, entry,
+                                                                                     says):
+    import shutil
+
+    make(tmp_path)
+    shutil.copy(SCENARIOS / "media" / "6.jpg", tmp_path / "face.jpg")
+    shutil.copy(SCENARIOS / "media" / "Obama_5s.wav", tmp_path / "ok.wav")
+    faces, speech = "faces: {f: {file: face.jpg}}", "speech: {s: {audio_file: ok.wav}}"
+    if entry.startswith("faces"):
+        faces = entry
+    else:
+        speech = entry
+    path = tmp_path / "s.yaml"
+    path.write_text(f"name: s\ninputs:\n  {faces}\n  {speech}\n", encoding="utf-8")
+    assert main(["validate", str(path)]) == 2
+    line = _one_line(capsys)
+    assert line.startswith(f"{path}:{3 if entry.startswith('faces') else 4}:") and says in line, line
+
+
+def test_a_file_named_twice_is_loaded_once(capsys):
+    assert main(["validate", QUICK, QUICK, str(SCENARIOS)]) == 0
+    assert "also defined in" not in capsys.readouterr().err
