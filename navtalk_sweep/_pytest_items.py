@@ -116,6 +116,9 @@ class CaseItem(_SweepItem):
         super().__init__(**kwargs)
         self.case = case
         self.extra_keyword_matches.update(_KEYWORD.format(k, v) for k, v in case.params.items())
+        # what the label shows is selectable too: a text's own voice, controls set by defaults
+        sent = {k: v for k, v in case.request.items() if k in PARAMETERS}
+        self.extra_keyword_matches.update(_KEYWORD.format(k, v) for k, v in sent.items())
         self.user_properties += [("case_id", case.case_id), ("mode", int(case.mode) if case.mode else None),
                                  *((k, v) for k, v in case.params.items())]
 

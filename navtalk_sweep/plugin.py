@@ -76,15 +76,37 @@ def _is_scenario_arg(arg: str) -> bool:
     return arg.split("::")[0].endswith(_SUFFIXES)
 
 
+def _matched(config: pytest.Config) -> set[Path]:
+    """The files the ``navtalk_scenarios`` patterns name: relative to the rootdir (``../`` included) or
+    absolute; a pattern that names nothing says so once (it would otherwise collect nothing, silently)."""
+    import glob
+    import warnings
+    from pathlib import Path
+
+    cached: set[Path] | None = config.stash.get(_MATCHED, None)
+    if cached is not None:
+        return cached
+    found: set[Path] = set()
+    for pattern in config.getini("navtalk_scenarios"):
+        hits = {Path(h).resolve() for h in glob.glob(str(Path(config.rootpath) / pattern), recursive=True)}
+        if not hits:
+            warnings.warn(pytest.PytestConfigWarning(f"navtalk_scenarios: {pattern!r} names no file (patterns are "
+                                                     f"relative to the rootdir {config.rootpath})"), stacklevel=1)
+        found |= hits
+    config.stash[_MATCHED] = found
+    return found
+
+
+_MATCHED = pytest.StashKey[set["Path"]]()
+
+
 def _wanted(file_path: Path, config: pytest.Config) -> bool:
     if file_path.suffix not in _SUFFIXES:
         return False
     from pathlib import Path
 
-    root = Path(config.rootpath)
-    for pattern in config.getini("navtalk_scenarios"):
-        if file_path.resolve() in {p.resolve() for p in root.glob(pattern)}:
-            return True
+    if file_path.resolve() in _matched(config):
+        return True
     return any(_is_scenario_arg(a) and Path(a.split("::")[0]).resolve() == file_path.resolve()
                for a in config.invocation_params.args)
 

@@ -207,3 +207,14 @@ def test_a_test_run_stays_on_the_mock_even_when_the_environment_names_the_servic
     monkeypatch.setenv("NAVTALK_STATUS_URL", "http://127.0.0.1:9/query_status")
     project.runpytest("scenarios/every_voice.yaml", "--navtalk-run-dir", "env").assert_outcomes(passed=12)
     assert json.loads((project.path / "env" / "run.json").read_text())["target"]["kind"] == "mock"
+
+
+def test_k_selects_what_the_label_shows_and_ini_patterns_may_be_absolute(project):
+    # a text's own voice is in the label (voice=nova) though no axis sets it: -k selects on it too
+    result = project.runpytest("scenarios/quickstart.yaml", "--co", "-q", "-k", "bbox_shift=3 and voice=nova")
+    result.stdout.fnmatch_lines(["3/27 tests collected (24 deselected)*"])
+    project.makeini(f"[pytest]\nnavtalk_scenarios =\n    {project.path / 'scenarios' / 'every_voice.yaml'}\n")
+    project.runpytest("--co", "-q").stdout.fnmatch_lines(["12 tests collected*"])  # NotImplementedError before
+    project.makeini("[pytest]\nnavtalk_scenarios =\n    ../elsewhere/*.yaml\n")
+    result = project.runpytest("--co", "-q", "-W", "default::pytest.PytestConfigWarning", "scenarios")
+    result.stdout.fnmatch_lines(["*navtalk_scenarios: '../elsewhere/*.yaml' names no file*"])
