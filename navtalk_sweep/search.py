@@ -268,6 +268,11 @@ class StudySource:
         return [t for t in self._trials() if t.user_attrs.get("run") == self.run_id
                 or (self.own_storage and "run" not in t.user_attrs)]
 
+    def complete(self, params: Mapping[str, Any]) -> bool:
+        """Whether a trial's setting names every control searched: Optuna writes an asked trial's values one
+        by one, so a kill during ``ask`` leaves a running trial with some of them."""
+        return all(d.name in params for d in self.dimensions)
+
     def _used(self) -> int:
         from optuna.trial import TrialState
 
@@ -294,6 +299,9 @@ class StudySource:
             if frozen.state is TrialState.RUNNING:
                 self._handles[frozen.number] = optuna.trial.Trial(self.study, frozen._trial_id)
                 self._handles[frozen.number].set_user_attr("run", self.run_id)
+                if not self.complete(frozen.params):  # killed while Optuna wrote it: nothing was sent for it
+                    self._tell(frozen.number, None, note="asked as the run was killed: its setting is incomplete")
+                    continue
                 for job in self._begin(frozen.number, dict(frozen.params)):
                     yield job
         while not self.stalled:
@@ -400,7 +408,7 @@ class StudySource:
 
         trials = []
         for t in self._trials():
-            if not t.params:
+            if not self.complete(t.params):
                 continue
             trials.append({"number": t.number, "state": t.state.name.lower(), "value": t.value,
                            "params": self._readable(t.params), "keys": self.keys(t.params),

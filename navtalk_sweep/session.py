@@ -344,7 +344,7 @@ class Sweep:
             # interrupted or not, what finished is written out: no result is lost
             journal.close()
             keys = [j.key for j in self.jobs] + [k for source in self.sources for t in source.mine()
-                                                 for k in source.keys(t.params)]
+                                                 if source.complete(t.params) for k in source.keys(t.params)]
             records = self.dir.replayed().in_order(dict.fromkeys(keys))
             records = self._adopt_videos(records)
             if self.measure:
