@@ -103,10 +103,12 @@ def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int]
     total = sum(p.count() for p in plans)
     mine = (total - index + count - 1) // count
     if max_cases is not None and mine > max_cases:
-        where = plans[0].source if len(plans) == 1 else ", ".join(dict.fromkeys(p.source for p in plans))
+        biggest = max(plans, key=lambda p: p.count())  # where to look: the scenario with the most cases
+        line, column = biggest.where.get("matrix", (0, 0))
         raise ScenarioError(f"{mine} cases to run{f' in shard {index + 1}/{count}' if count > 1 else ''}, over the "
-                            f"limit of {max_cases}: narrow the grid, sample it (sample: {{method: random, n: ...}}), "
-                            "shard it, or raise the limit (--max-cases)", path=where)
+                            f"limit of {max_cases} ({biggest.count()} in scenario '{biggest.name}'): narrow the grid, "
+                            "sample it (sample: {method: random, n: ...}), shard it, or raise the limit (--max-cases)",
+                            path=biggest.source, line=line, column=column)
     # a search is not cut: each goes whole to one shard (the i-th to shard i mod n); machines that should
     # share one search are given the same --study-storage instead
     searches = tuple(p for i, p in enumerate(q for q in plans if q.search is not None) if i % count == index)

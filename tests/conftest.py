@@ -9,8 +9,10 @@ from hypothesis import settings
 
 # CI draws the same examples on every run (a failure there is a failure of the change, not of the
 # draw); locally the default profile explores. ``HYPOTHESIS_PROFILE=explore`` draws anew anywhere.
-settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
-settings.register_profile("explore")
+# No deadline in either: a wall-clock limit per example is a timing assertion, and on two loaded cores it
+# failed a pairwise property once (it passes 3,000 drawn grids when run alone)
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, deadline=None)
+settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore"))
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -325,7 +325,9 @@ class _Builder:
             for k, v in extra.items():
                 check(k, v, ("include", i, k))
         plan = ScenarioPlan(sc.name, axes, rules, defaults, [dict(x) for x in sc.include], faces, speech,
-                            sc.sample, sc.expect, tuple(sc.tags), self.smap.path, sc.search, sc.choose)
+                            sc.sample, sc.expect, tuple(sc.tags), self.smap.path, sc.search, sc.choose,
+                            {k: self.smap.position((*self.loc, k), key=True) for k in ("matrix", "sample")
+                             if k in sc.model_fields_set})
         self._check_contract(plan)
         if outside:
             shown = ", ".join(dict.fromkeys(outside))

@@ -142,6 +142,13 @@ class ScenarioPlan:
     search: Search | None = None
     #: how the report ranks the settings (a search's objective when it searches)
     choose: Choose | None = None
+    #: (line, column) of the scenario's ``matrix`` and ``sample`` in its file, for errors found after loading
+    where: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    def error(self, message: str, at: str = "matrix") -> ScenarioError:
+        """An error about this scenario as a whole, at its ``at`` key's line in the file."""
+        line, column = self.where.get(at) or self.where.get("matrix") or (0, 0)
+        return ScenarioError(f"scenario '{self.name}': {message}", path=self.source, line=line, column=column)
 
     @property
     def objective(self) -> Objective | None:
@@ -156,7 +163,7 @@ class ScenarioPlan:
         try:
             return self.grid.pairwise(self.sample.seed)
         except GridTooLarge as exc:
-            raise ScenarioError(f"scenario '{self.name}': {exc}", path=self.source) from None
+            raise self.error(str(exc), "sample") from None
 
     def _selected(self) -> Iterator[Index] | list[Index]:
         if self.search is not None:
@@ -177,7 +184,7 @@ class ScenarioPlan:
         try:
             grid = self.grid.count()
         except GridTooLarge as exc:
-            raise ScenarioError(f"scenario '{self.name}': {exc}", path=self.source) from None
+            raise self.error(str(exc)) from None
         if self.sample.method == "random":
             assert self.sample.n is not None
             grid = min(self.sample.n, grid)

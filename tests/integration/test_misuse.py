@@ -225,3 +225,16 @@ def test_a_local_file_that_is_not_what_its_name_says_is_blamed_where_it_is_decla
 def test_a_file_named_twice_is_loaded_once(capsys):
     assert main(["validate", QUICK, QUICK, str(SCENARIOS)]) == 0
     assert "also defined in" not in capsys.readouterr().err
+
+
+def test_the_size_errors_point_at_the_scenario_line(tmp_path, capsys):
+    head = "name: big\ninputs:\n  faces: {g: {character_name: girl2}}\n  speech: {h: {text: hi, voice: nova}}\n"
+    pairwise = tmp_path / "p.yaml"
+    pairwise.write_text(head + "matrix:\n  bbox_shift: {from: 0, to: 1000}\n  extra_margin: {from: 0, to: 1000}\n"
+                        "sample: {method: pairwise}\n", encoding="utf-8")
+    assert main(["validate", str(pairwise)]) == 2
+    assert _one_line(capsys).startswith(f"{pairwise}:8:1: scenario 'big': pairwise would have to cover")
+    many = tmp_path / "m.yaml"
+    many.write_text(head + "matrix:\n  bbox_shift: {from: 0, to: 1000}\n", encoding="utf-8")
+    assert main(["run", str(many), "--max-cases", "10", "--dry-run"]) == 2
+    assert _one_line(capsys).startswith(f"{many}:5:1: 1001 cases to run, over the limit of 10")
