@@ -30,7 +30,7 @@ SHARED = ROOT.parent / "shared" / "media"
 sys.path.insert(0, str(ROOT))
 
 from navtalk_sweep import search
-from navtalk_sweep.record import CaseRecord
+from navtalk_sweep.record import CaseRecord, weighted
 from navtalk_sweep.results import load_run
 from navtalk_sweep.scenario import load_text
 from navtalk_sweep.session import Target, load_plan, run_sweep
@@ -69,7 +69,7 @@ async def drive(source: search.StudySource, table: dict[str, CaseRecord]) -> lis
     weights = source.search.measures
     async for job in source:
         rec = table[job.case.case_id]
-        value = search.objective_of(rec, weights)
+        value = weighted(rec, weights)
         assert value is not None
         paid.append(value)
         source.tell(job, [rec], True)
@@ -102,7 +102,7 @@ def main() -> None:
         print(f"grid: {len(table)} settings, each one paid video")
         for name, objective in OBJECTIVES.items():
             weights = search_plan(objective, "random", 0, args.face).search.measures  # type: ignore[union-attr]
-            values = [v for r in table.values() if (v := search.objective_of(r, weights)) is not None]
+            values = [v for r in table.values() if (v := weighted(r, weights)) is not None]
             best = max(values)
             near = sum(v >= best - 0.02 * abs(best) for v in values)
             print(f"\n{name}: grid best {best:.3f}; {near} of {len(values)} settings within 2 %")

@@ -40,7 +40,7 @@ from navtalk_sweep.scenario._plan import AxisValue, ZippedValues
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["STUDY_FILE", "StudySource", "available", "objective_of", "open_storage", "require", "storage_label"]
+__all__ = ["STUDY_FILE", "StudySource", "available", "open_storage", "require", "storage_label"]
 
 #: the study's storage in a run directory when no ``--study-storage`` is given
 STUDY_FILE = "study.journal"
@@ -69,11 +69,6 @@ def require(plans: Sequence[ScenarioPlan]) -> None:
         if not plan.dimensions:
             raise InvalidArgument(f"scenario '{plan.name}' searches but its matrix has no face-control axis "
                                   "(bbox_shift, extra_margin, parsing_mode, left/right_cheek_width) to search over")
-
-
-def objective_of(record: CaseRecord, weights: Mapping[str, float]) -> float | None:
-    """The weighted sum of the record's measures; None when the video is not done or a measure is missing."""
-    return weighted(record, weights)
 
 
 def storage_label(url: str | None) -> str | None:
@@ -374,7 +369,7 @@ class StudySource:
         note = None
         for job in trial.jobs:
             recs = trial.records.get(job.key) or []
-            value = objective_of(recs[0], self.search.measures) if recs else None
+            value = weighted(recs[0], self.search.measures) if recs else None
             if value is None:
                 why = (recs[0].error or f"no value for {', '.join(self.search.measures)}") if recs else "no record"
                 note = f"{job.key}: {one_line(why)[:200]}"

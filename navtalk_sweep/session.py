@@ -23,8 +23,8 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,26 +32,26 @@ import httpx
 
 from navtalk_sweep import analysis, search
 from navtalk_sweep._measure import measure_video, poster_maker
+from navtalk_sweep._sweep_plan import MAX_CASES, SweepPlan, load_mock_config, load_plan
 from navtalk_sweep._target import MOCK_LICENSE, MockClock, Target, TargetKind
 from navtalk_sweep.analysis import pool
 from navtalk_sweep.cassette import CassetteWriter, redact_record
 from navtalk_sweep.client import AsyncNavTalkClient, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
-from navtalk_sweep.errors import ClientError, InvalidArgument, NavTalkSweepError, RunError, ScenarioError, one_line
+from navtalk_sweep.errors import ClientError, InvalidArgument, RunError
 from navtalk_sweep.media import have_av, probe_video
 from navtalk_sweep.record import CaseRecord, Outcome
-from navtalk_sweep.report import Comparison, publish, write_html
+from navtalk_sweep.report import Comparison, LiveReport, publish
 from navtalk_sweep.results import (
     META,
-    Run,
+    Replayed,
     RunDirectory,
     RunMeta,
     load_run,
     new_run_id,
 )
 from navtalk_sweep.runner import CaseFinished, Event, Job, JobState, Runner, RunOptions, plan_jobs
-from navtalk_sweep.scenario import Case, ScenarioPlan, load_scenarios
-from navtalk_sweep.simulator import SimulatorConfig
+from navtalk_sweep.scenario import Case
 
 __all__ = ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target",
            "TargetKind", "load_mock_config", "load_plan", "read_meta", "resume_sweep", "run_sweep"]
@@ -62,82 +62,6 @@ class RunStatus(enum.StrEnum):
     STOPPED = "stopped"  # a stop rule or a caller stopped it; skipped cases can be resumed
     INTERRUPTED = "interrupted"  # Ctrl-C or an error: what finished is saved
 
-
-
-# -- what to run -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SweepPlan:
-    """Cases loaded from scenario files, with where they came from (kept in run.json for ``--resume``)."""
-
-    cases: tuple[Case, ...]
-    files: tuple[str, ...] = ()
-    scenarios: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    shard: tuple[int, int] = (0, 1)
-    #: scenarios with ``search:``: their cases are asked of Optuna studies as the run goes
-    searches: tuple[ScenarioPlan, ...] = ()
-    #: what "best" means per scenario (``choose:`` or a search's objective), for the report
-    objectives: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    #: per scenario, how much each measure may worsen against a baseline (``expect.measures.X.drop``)
-    tolerances: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
-
-
-#: a run builds at most this many cases unless told otherwise (a typo in a range is not a bill)
-MAX_CASES = 100_000
-
-
-def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int] = (0, 1),
-              max_cases: int | None = MAX_CASES) -> SweepPlan:
-    """Load scenario files (or folders) and build their cases; ``shard=(k, n)`` keeps every n-th from the k-th
-    (0-based), cut on the index space so other shards' cases are never built.
-
-    Cases are counted before any is built: more than ``max_cases`` (None: no limit) is a
-    ScenarioError naming the count.
-    """
-    index, count = shard
-    if not (isinstance(index, int) and isinstance(count, int) and 0 <= index < count):
-        raise InvalidArgument(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
-    plans, warnings = load_scenarios([str(f) for f in files])
-    total = sum(p.count() for p in plans)
-    mine = (total - index + count - 1) // count
-    if max_cases is not None and mine > max_cases:
-        biggest = max(plans, key=lambda p: p.count())  # where to look: the scenario with the most cases
-        line, column = biggest.where.get("matrix", (0, 0))
-        raise ScenarioError(f"{mine} cases to run{f' in shard {index + 1}/{count}' if count > 1 else ''}, over the "
-                            f"limit of {max_cases} ({biggest.count()} in scenario '{biggest.name}'): narrow the grid, "
-                            "sample it (sample: {method: random, n: ...}), shard it, or raise the limit (--max-cases)",
-                            path=biggest.source, line=line, column=column)
-    # a search is not cut: each goes whole to one shard (the i-th to shard i mod n); machines that should
-    # share one search are given the same --study-storage instead
-    searches = tuple(p for i, p in enumerate(q for q in plans if q.search is not None) if i % count == index)
-    cases: list[Case] = []
-    offset = 0
-    for p in plans:
-        cases += p.shard(index, count, offset)
-        offset += p.count()
-    return SweepPlan(tuple(cases), tuple(str(Path(f).resolve()) for f in files), tuple(p.name for p in plans),
-                     tuple(warnings), shard, searches,
-                     {p.name: p.objective.as_dict() for p in plans if p.objective is not None},
-                     {p.name: drops for p in plans
-                      if (drops := {m: b.drop for m, b in p.expect.measures.items() if b.drop is not None})})
-
-
-def load_mock_config(path: str | os.PathLike[str]) -> SimulatorConfig:
-    """Simulator settings from a YAML or JSON file (timing, faults, licences, dialect)."""
-    import yaml
-
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise InvalidArgument(f"{path}: cannot read mock config: {one_line(str(exc))}") from None
-    if not isinstance(data, dict):
-        raise InvalidArgument(f"{path}: mock config must be a mapping")
-    try:
-        return SimulatorConfig.from_dict(data)
-    except InvalidArgument as exc:
-        raise InvalidArgument(f"{path}: {exc}") from None
 
 
 def read_meta(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
@@ -287,42 +211,46 @@ class Sweep:
         return sum(1 for key, state in states.items() if key not in grid and (state.task_id or state.finished))
 
     def _journal_states(self) -> dict[str, JobState]:
-        """Each job's state as the journal tells it, when resuming (nothing otherwise).
+        """Each job's state as the journal tells it, when resuming (nothing otherwise)."""
+        return self._resumed()[0].states
+
+    def _resumed(self) -> tuple[Replayed, int]:
+        """The journal replayed when resuming (empty otherwise), and how many jobs start over.
 
         The in-process mock's tasks end with the process that ran it: a case it had in flight
         cannot be polled again, so it starts over (the mock costs nothing; a paid target's
         in-flight tasks are always polled, never sent again).
         """
         if not self.resume:
-            return {}
-        states = self.dir.replayed().states
+            return Replayed(), 0
+        replayed = self.dir.replayed()
+        again = 0
         if self.target.kind is TargetKind.MOCK:
-            for key, state in states.items():
+            for key, state in replayed.states.items():
                 if not state.finished and (state.task_id or state.submitting):
-                    states[key] = JobState()
-        return states
+                    replayed.states[key] = JobState()
+                    again += 1
+        return replayed, again
 
     def notices(self) -> list[str]:
         """What a resume does that a person should know before it starts (one line each)."""
-        if not self.resume or self.target.kind is not TargetKind.MOCK:
-            return []
-        replayed = self.dir.replayed().states
-        again = sum(1 for s in replayed.values() if not s.finished and (s.task_id or s.submitting))
+        again = self._resumed()[1]
         return [(f"{again} case(s) were in flight on the bundled mock, whose tasks ended with the process that ran "
-                "them: they are sent again (the mock costs nothing)")] if again else []
+                 "them: they are sent again (the mock costs nothing)")] if again else []
 
     def _run_locked(self) -> SweepResult:
         reuse = self._reuse_map()  # a bad --reuse directory stops here, before the run directory is touched
-        states = self._journal_states()
+        replayed = self._resumed()[0]  # under the lock: the journal as it is now, read once
+        states = replayed.states
         for job in self.jobs:
             if job.key in states:
                 job.state = states[job.key]
-        self.sources = self._open_studies(states)
+        self.sources = self._open_studies(replayed)
         meta = self._start_meta()
         self.dir.write_meta(meta)
         journal = self.dir.open_journal()
 
-        live = _LiveReport(self.run_dir, every=self.live_every) if self.report and self.live_every is not None else None
+        live = LiveReport(self.run_dir, every=self.live_every) if self.report and self.live_every is not None else None
 
         def emit(event: Event) -> None:
             if self.record and isinstance(event, CaseFinished):
@@ -375,18 +303,18 @@ class Sweep:
             tolerances=dict(self.plan.tolerances) or saved.tolerances,
             study_storage=search.storage_label(self.study_storage) if self.plan.searches else saved.study_storage)
 
-    def _open_studies(self, states: Mapping[str, JobState]) -> list[search.StudySource]:
+    def _open_studies(self, replayed: Replayed) -> list[search.StudySource]:
         """One study per face x speech x voice of each search scenario, continued when it exists."""
         if not self.plan.searches:
             return []
         storage = search.open_storage(self.study_storage, self.run_dir, owned=True)  # under the RunLock
         run_id = (self._saved.run_id if self._saved else "") or self.run_dir.name
-        journal = self.dir.replayed().records if self.resume else {}
 
         def on_job(job: Job) -> None:
             self._cases[job.key] = job.case
 
-        return [search.StudySource(plan, combo, storage, run_id=run_id, states=states, records=journal, on_job=on_job,
+        return [search.StudySource(plan, combo, storage, run_id=run_id, states=replayed.states,
+                                   records=replayed.records, on_job=on_job,
                                    own_storage=self.study_storage is None)
                 for plan in self.plan.searches for combo in plan.combinations()]
 
@@ -548,30 +476,6 @@ class Sweep:
                 rec = rec.replace(video=f"videos/{dest.name}")
             out.append(rec)
         return out
-
-
-class _LiveReport:
-    """Rewrites report.html from the journal while a run goes, at most every ``every`` wall seconds.
-
-    Wall time, not the run's clock: on the virtual clock a whole run takes a second and is only
-    reported at its end. A failure to render is not the run's failure: the final report says it.
-    """
-
-    def __init__(self, run_dir: Path, *, every: float) -> None:
-        self.run_dir, self.every = run_dir, every
-        self._last = time.monotonic()
-
-    def finished(self) -> None:
-        now = time.monotonic()
-        if now - self._last < self.every:
-            return
-        self._last = now
-        try:  # from the journal (the truth so far; a resumed run's results.jsonl is the last process's)
-            directory = RunDirectory(self.run_dir)
-            records = [r for recs in directory.replayed().records.values() for r in recs]
-            write_html(Run(self.run_dir, directory.read_meta().to_dict(), records))
-        except (OSError, ValueError, NavTalkSweepError):
-            pass
 
 
 def _face_url(case: Case) -> str | None:

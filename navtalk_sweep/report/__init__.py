@@ -1,6 +1,7 @@
 """Pure functions from a stored run to HTML, JUnit XML, comparisons and merged runs."""
 
 from navtalk_sweep.report._html import render_html, write_html
+from navtalk_sweep.report._live import LiveReport
 from navtalk_sweep.report._publish import publish
 from navtalk_sweep.report._view import axes_of, percentile, summary
 from navtalk_sweep.report.compare import Comparison, compare_runs, format_comparison
@@ -9,6 +10,7 @@ from navtalk_sweep.report.merge import merge_runs
 
 __all__ = [
     "Comparison",
+    "LiveReport",
     "axes_of",
     "compare_runs",
     "format_comparison",

@@ -56,7 +56,7 @@ def test_lower_layers_import_no_http_library():
     ("navtalk_sweep.simulator", ["FAULT_KINDS", "Cassette", "Condition", "Fault", "FaultAnswer", "FaultKind", "FaultStage",
                                  "MediaFetcher", "Reply", "RetryAfter", "Simulator", "SimulatorConfig", "Task",
                                  "Timing"]),
-    ("navtalk_sweep.report", ["Comparison", "axes_of", "compare_runs", "format_comparison", "junit_tree",
+    ("navtalk_sweep.report", ["Comparison", "LiveReport", "axes_of", "compare_runs", "format_comparison", "junit_tree",
                               "merge_runs", "percentile", "publish", "render_html", "summary", "write_html",
                               "write_junit"]),
     ("navtalk_sweep.runner", ["BAD_OUTCOMES", "EVENT_TYPES", "OUTCOMES", "CaseFinished", "CaseSubmitted", "Event",

@@ -1,0 +1,36 @@
+"""The report while a run goes: rewritten from the journal as cases finish, at most so often."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from navtalk_sweep.errors import NavTalkSweepError
+from navtalk_sweep.report._html import write_html
+from navtalk_sweep.results import Run, RunDirectory
+
+__all__ = ["LiveReport"]
+
+
+class LiveReport:
+    """Rewrites report.html from the journal while a run goes, at most every ``every`` wall seconds.
+
+    Wall time, not the run's clock: on the virtual clock a whole run takes a second and is only
+    reported at its end. A failure to render is not the run's failure: the final report says it.
+    """
+
+    def __init__(self, run_dir: Path, *, every: float) -> None:
+        self.run_dir, self.every = run_dir, every
+        self._last = time.monotonic()
+
+    def finished(self) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every:
+            return
+        self._last = now
+        try:  # from the journal (the truth so far; a resumed run's results.jsonl is the last process's)
+            directory = RunDirectory(self.run_dir)
+            records = [r for recs in directory.replayed().records.values() for r in recs]
+            write_html(Run(self.run_dir, directory.read_meta().to_dict(), records))
+        except (OSError, ValueError, NavTalkSweepError):
+            pass
