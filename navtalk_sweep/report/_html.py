@@ -42,7 +42,8 @@ def _target(meta: dict[str, Any]) -> str:
     return f"{t.get('kind')} {t.get('generate_url')} (licence {t.get('license') or 'none'})"
 
 
-def render_html(run: Run, comparison: dict[str, Any] | None = None) -> str:
+def render_html(run: Run, comparison: dict[str, Any] | None = None, refresh: int = 10) -> str:
+    """The page; while the run goes (its status "running") it reloads itself every ``refresh`` seconds."""
     axes = axes_of(run.records)
     cols = columns(run, axes)
     data = {"run_id": run.meta.get("run_id"), "axes": axes, "columns": cols, "rows": rows(run, cols)}
@@ -51,13 +52,15 @@ def render_html(run: Run, comparison: dict[str, Any] | None = None) -> str:
               **run.meta},
         target=_target(run.meta), summary=summary(run), heatmaps=heatmaps(run, axes),
         comparison=comparison, data_json=_script_json(data), searches=search_views(run), best=best_panels(run),
+        refresh=refresh,
     )
 
 
-def write_html(run: Run, comparison: dict[str, Any] | None = None, path: Path | None = None) -> Path:
+def write_html(run: Run, comparison: dict[str, Any] | None = None, path: Path | None = None,
+               refresh: int = 10) -> Path:
     """Write the page atomically: a browser refreshing it during a run never reads half a file."""
     path = path or run.path / "report.html"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render_html(run, comparison), encoding="utf-8")
+    tmp.write_text(render_html(run, comparison, refresh), encoding="utf-8")
     tmp.replace(path)
     return path

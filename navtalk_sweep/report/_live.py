@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -31,6 +32,8 @@ class LiveReport:
         try:  # from the journal (the truth so far; a resumed run's results.jsonl is the last process's)
             directory = RunDirectory(self.run_dir)
             records = [r for recs in directory.replayed().records.values() for r in recs]
-            write_html(Run(self.run_dir, directory.read_meta().to_dict(), records))
+            # the page reloads as often as it is rewritten (a second at least)
+            write_html(Run(self.run_dir, directory.read_meta().to_dict(), records),
+                       refresh=max(1, math.ceil(self.every)))
         except (OSError, ValueError, NavTalkSweepError):
             pass

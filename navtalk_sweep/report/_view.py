@@ -216,12 +216,41 @@ def columns(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def intervals(records: Sequence[CaseRecord], names: Sequence[str]) -> dict[str, dict[str, str]]:
+    """Per case repeated (one case id, several videos) and numeric column: its mean and 95 % interval over the
+    repeats as the table prints it beside each repeat's own value; nothing for a case run once."""
+    by_case: dict[str, list[CaseRecord]] = {}
+    for r in records:
+        by_case.setdefault(r.case_id, []).append(r)
+    repeated = {c: recs for c, recs in by_case.items() if len(recs) > 1}
+    if not repeated:
+        return {}
+    numeric = [n for n in names if n in FIELDS and FIELDS[n].kind is Kind.NUMBER]
+    found: dict[str, dict[str, Estimate]] = {}
+    for case, recs in repeated.items():
+        for name in numeric:
+            est = estimate([v for r in recs if isinstance(v := r.value(name), int | float)])
+            if est is not None and est.n > 1:
+                found.setdefault(case, {})[name] = est
+    out: dict[str, dict[str, str]] = {}
+    for name in numeric:
+        means = [ests[name].mean for ests in found.values() if name in ests]
+        digits = min(3, max(2, digits_to_separate(means)))
+        for case, ests in found.items():
+            if name in ests:
+                out.setdefault(case, {})[name] = f"{ests[name].text(digits)} (95 %, {ests[name].n} videos)"
+    return out
+
+
 def rows(run: Run, cols: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The compact per-case data the page's script works on: column values, then what the detail shows."""
+    """The compact per-case data the page's script works on: column values, then what the detail shows
+    (``ci``: the case's interval over its repeats, per column, when it was repeated)."""
     declared = [c["name"] for c in cols if not c.get("param")]
+    spread = intervals(run.records, declared)
     out = []
     for i, r in enumerate(run.records):
         out.append({
+            **({"ci": spread[r.case_id]} if r.case_id in spread else {}),
             "i": i, "id": r.case_id, "key": r.key, "v": {name: r.value(name) for name in declared},
             "params": dict(r.params), "task": r.task_id, "video": r.video or r.video_url,
             "request": dict(r.request), "history": [dict(h) for h in r.status_history], "facts": r.facts,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from navtalk_sweep.cli import main
 from navtalk_sweep.record import CaseRecord
-from tests.conftest import ROOT, SCENARIOS, small_tuning
+from tests.conftest import ROOT, SCENARIOS, read_results, small_tuning
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -173,3 +175,97 @@ def test_the_best_settings_tab_ranks_and_says_it_cannot_tell_noise_from_one_vide
     page.select_option("#best-pick", "seam")
     assert "ranked by seam" in page.locator(".best-panel:not(.hidden)").inner_text()
     assert page.errors == [] and page.external == []
+
+
+def test_repeats_show_each_case_s_interval_in_the_table_and_ties_in_the_best_panel(browser, tmp_path):
+    # 2 settings x 2 repeats of a real render; the simulator renders one request's bytes every time, so its
+    # repeats agree exactly and the two settings are apart; the same run with the service's noise added to
+    # its lip sync (repeats 0.1 apart) is a tie
+    tuning = small_tuning(tmp_path, step=18, margins="[0]")
+    run_dir = tmp_path / "r"
+    with ThreadPoolExecutor(1) as pool:  # Playwright's loop runs in this thread
+        assert pool.submit(main, ["run", str(tuning), "--run-dir", str(run_dir), "--repeat", "2", "--quiet"]).result() == 0
+
+    def best_and_intervals() -> tuple[str, list[str]]:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        try:
+            page.goto((run_dir / "report.html").as_uri() + "#tab=cases")
+            heads = page.locator("#cases-head th").all_inner_texts()
+            column = next(i for i, h in enumerate(heads) if h.startswith("lip sync"))
+            cells = page.locator(f"#cases-body tr td:nth-child({column + 1}) .ci").all_inner_texts()
+            page.goto("about:blank")
+            page.goto((run_dir / "report.html").as_uri() + "#tab=best")
+            page.select_option("#best-pick", "lip_sync")
+            assert "null" not in page.locator("body").inner_text()
+            return page.locator(".best-panel:not(.hidden) .verdict").inner_text(), cells
+        finally:
+            page.close()
+
+    verdict, cells = best_and_intervals()
+    assert len(cells) == 4 and all(c.endswith(" ± 0.000 (95 %, 2 videos)") for c in cells), cells
+    assert verdict.startswith("#1 is better than #2 beyond the noise")
+    records = read_results(run_dir)
+    for r in records:
+        r["metrics"]["lip_sync"] = round(r["metrics"]["lip_sync"] + (0.05 if r["repeat"] == 1 else -0.05), 4)
+    (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(main, ["report", str(run_dir)]).result() == 0
+    verdict, cells = best_and_intervals()
+    assert len(cells) == 4 and all(" ± 0.635 (95 %, 2 videos)" in c for c in cells), cells  # t(1) 12.71 x 0.05
+    assert "a tie" in verdict
+
+
+def test_a_served_page_follows_the_run_until_it_finishes(browser, tmp_path):
+    # the run is held after its third case while the page is opened from `serve`, then let go: the page
+    # reloads itself (the rewrite period, here every case, a second at least) until the final report
+    import threading
+
+    from playwright.sync_api import expect
+
+    from navtalk_sweep._cli_report import serve_run
+    from navtalk_sweep.runner import CaseFinished
+    from navtalk_sweep.session import Sweep, Target, load_plan
+
+    run_dir, finished, held, go, failed = tmp_path / "r", [], threading.Event(), threading.Event(), []
+
+    def hold(event):
+        if isinstance(event, CaseFinished):
+            finished.append(event)
+            if len(finished) == 3:
+                held.set()
+                go.wait(60)
+
+    def run():
+        try:
+            Sweep(load_plan([SCENARIOS / "every_voice.yaml"]), run_dir, target=Target.mock(), live_every=0.0,
+                  on_event=hold).run()
+        except BaseException as exc:  # noqa: BLE001 - told to the test below
+            failed.append(exc)
+            held.set()
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    assert held.wait(60) and not failed, failed
+    where: dict = {}
+    served = threading.Event()
+    server = threading.Thread(target=serve_run, args=(run_dir, 0, lambda url, s: (where.update(url=url, s=s),
+                                                                                  served.set())), daemon=True)
+    server.start()
+    assert served.wait(10)
+    page = browser.new_page()
+    try:
+        page.goto(where["url"])
+        assert "Still running: 3 case(s) finished so far" in page.locator("body").inner_text()
+        assert page.locator("#cases-body tr").count() == 3
+        go.set()
+        # a locator is asked again after each reload (a waiting function dies with the page it ran in)
+        expect(page.locator("body")).not_to_contain_text("Still running", timeout=60_000)
+        runner.join(60)
+        assert not failed, failed
+        total = len(read_results(run_dir))
+        assert total > 3 and page.locator("#pager").inner_text().startswith(f"{total} of {total} cases")
+        assert page.locator("meta[http-equiv='refresh']").count() == 0
+    finally:
+        go.set()
+        page.close()
+        where["s"].shutdown()
