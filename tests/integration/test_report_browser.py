@@ -103,8 +103,18 @@ def test_grid_shows_chosen_axes_and_one_control_plays_all(page, report):
     assert page.errors == [] and page.external == []
 
 
-def test_posters_mouth_strips_and_measured_columns(page, report):
+@pytest.fixture(scope="module")
+def merged(report, tmp_path_factory) -> Path:
+    """The run merged into a directory of its own: its report must keep every picture (merge once dropped them)."""
+    out = tmp_path_factory.mktemp("merged") / "m"
+    assert main(["merge", str(report.parent), "--out", str(out)]) == 0
+    return out / "report.html"
+
+
+@pytest.mark.parametrize("which", ["run", "merged"])
+def test_posters_mouth_strips_and_measured_columns(page, report, merged, which):
     pytest.importorskip("mediapipe", reason="needs the face extra")
+    report = merged if which == "merged" else report
     page.goto(report.as_uri() + "#tab=grid&x=extra_margin&y=bbox_shift&f.scenario=bbox-margin")
     posters = page.locator("#grid video").evaluate_all("vs => vs.map(v => v.getAttribute('poster'))")
     assert len(posters) == 6 and len(set(posters)) == 6 and all(p.startswith("posters/") for p in posters)
