@@ -105,6 +105,8 @@ def cmd_drift(args: argparse.Namespace) -> int:
     found = drift(args.recorded, args.new, slack=args.slack)
     for item in found.items:
         print(f"drift: {item}")
+    for note in found.notes:
+        print(f"note: {note}")
     if not found.drifted:
         print(f"no drift: {args.new} stays within what {len(args.recorded)} recorded run(s) showed")
     return EXIT_FAILED if found.drifted else EXIT_OK

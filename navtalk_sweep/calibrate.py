@@ -55,6 +55,7 @@ class _Observed:
     exchanges: list[Exchange] = field(default_factory=list)
     statuses: set[str] = field(default_factory=set)
     errors: set[str] = field(default_factory=set)
+    unrecorded: list[Path] = field(default_factory=list)  # runs without a cassette: their HTTP answers unknown
 
 
 def _band(speech: float) -> tuple[float, float]:
@@ -74,6 +75,8 @@ def _observe(run_dirs: Iterable[str | os.PathLike[str]]) -> _Observed:
         run = load_run(run_dir)
         lag = float((run.meta.get("options") or {}).get("dense_interval", 1.5)) / 2
         cassette = read_cassette(run_dir / CASSETTE) if (run_dir / CASSETTE).is_file() else []
+        if not (run_dir / CASSETTE).is_file():
+            out.unrecorded.append(run_dir)
         out.exchanges += cassette
         polls: dict[str, list[Exchange]] = {}
         for ex in cassette:
@@ -215,6 +218,7 @@ def calibrate(run_dirs: Iterable[str | os.PathLike[str]], *, seed: int = 0) -> C
 @dataclass
 class Drift:
     items: list[str]
+    notes: list[str] = field(default_factory=list)  # what could not be compared, and why
 
     @property
     def drifted(self) -> bool:
@@ -227,9 +231,17 @@ def drift(recorded: Iterable[str | os.PathLike[str]], new: str | os.PathLike[str
     old, now = _observe(recorded), _observe([new])
     items = [f"status never recorded: {s!r}" for s in sorted(now.statuses - old.statuses)]
     items += [f"error shape never recorded: {e}" for e in sorted(now.errors - old.errors)]
-    old_codes = {(e.endpoint, e.status) for e in old.exchanges}
-    items += [f"HTTP answer never recorded: {ep} -> {code if code is not None else 'dropped connection'}"
-              for ep, code in sorted({(e.endpoint, e.status) for e in now.exchanges} - old_codes, key=str)]
+    notes = []
+    if old.unrecorded or now.unrecorded:
+        # a run without a cassette says nothing of the HTTP answers it saw: every answer of the other side
+        # would read "never recorded"
+        notes.append("HTTP answers not compared: " + ", ".join(map(str, old.unrecorded + now.unrecorded)) +
+                     f" {'has' if len(old.unrecorded + now.unrecorded) == 1 else 'have'} no cassette (run with "
+                     "--record to keep them); statuses, errors and times to done are compared")
+    else:
+        old_codes = {(e.endpoint, e.status) for e in old.exchanges}
+        items += [f"HTTP answer never recorded: {ep} -> {code if code is not None else 'dropped connection'}"
+                  for ep, code in sorted({(e.endpoint, e.status) for e in now.exchanges} - old_codes, key=str)]
     for band in BANDS:
         was = [d for s, d in old.durations if _band(s) == band]
         got = [d for s, d in now.durations if _band(s) == band]
@@ -241,4 +253,6 @@ def drift(recorded: Iterable[str | os.PathLike[str]], new: str | os.PathLike[str
             items.append(f"time to done, speech {band[0]:g}-{band[1]:g} s: {len(out)} of {len(got)} outside the "
                          f"recorded {lo:.1f}-{hi:.1f} s (median {quantile(got, 0.5):.1f} s, was "
                          f"{quantile(was, 0.5):.1f} s)")
-    return Drift(items)
+    if not old.durations:
+        notes.append("times to done not compared: the recorded run(s) have no finished task")
+    return Drift(items, notes)

@@ -10,8 +10,9 @@ from navtalk_sweep.calibrate import BANDS, calibrate, drift, quantile
 from navtalk_sweep.cli import main
 from navtalk_sweep.runner import RunOptions
 from navtalk_sweep.scenario import load_text
-from navtalk_sweep.session import Target, load_mock_config, run_sweep
+from navtalk_sweep.session import Target, load_mock_config, load_plan, run_sweep
 from navtalk_sweep.simulator import SimulatorConfig, Timing
+from tests.conftest import SCENARIOS
 
 TRUTH = Timing(model="speech", base=3.0, per_second=1.5, jitter=0.2, low=5.0, high=25.0)
 FAILURE_RATE = 0.1
@@ -76,3 +77,18 @@ def test_drift_names_what_a_new_run_does_that_the_recorded_one_never_did(recorde
     assert main(["drift", str(recorded), "--new", str(new)]) == 1
     assert main(["drift", str(recorded), "--new", str(recorded)]) == 0
     assert "no drift" in capsys.readouterr().out
+
+
+def test_drift_against_a_run_without_a_cassette_compares_what_it_has_and_says_what_not(tmp_path, capsys):
+    plain, recorded = tmp_path / "plain", tmp_path / "rec"
+    run_sweep(load_plan([SCENARIOS / "quickstart.yaml"]), plain, target=Target.mock(seed=3), report=False)
+    run_sweep(load_plan([SCENARIOS / "quickstart.yaml"]), recorded, target=Target.mock(seed=3), record=True,
+              report=False)
+    # the recorded run's every HTTP answer was "never recorded" by the plain one: not drift, unknown
+    found = drift([plain], recorded)
+    assert found.items == [] and found.notes == [
+        f"HTTP answers not compared: {plain} has no cassette (run with --record to keep them); statuses, errors "
+        "and times to done are compared"]
+    assert main(["drift", str(plain), "--new", str(recorded)]) == 0
+    assert "note: HTTP answers not compared" in capsys.readouterr().out
+    assert drift([recorded], recorded).notes == []

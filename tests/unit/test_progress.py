@@ -38,6 +38,23 @@ def test_live_line_on_a_terminal_rewrites_itself():
     assert text.startswith("\r\x1b[2K[0/2]") and text.endswith("done 1, not done 0\n")
 
 
+def test_the_eta_is_the_rate_since_the_first_case_finished_not_the_wait_for_it():
+    # 100 cases: 3 s before the first finishes (start-up and a whole concurrent wave), then one every 0.01 s;
+    # counting the first 3 s per case promised minutes for a run with a second left
+    now = [0.0]
+    out = io.StringIO()
+    progress = Progress(100, plain=True, stream=out, every=0.0, clock=lambda: now[0])
+    progress(RunStarted(0, 100, 8))
+    lines = []
+    for i in range(10):
+        now[0] = 3.0 + 0.01 * i
+        progress(CaseFinished(i, f"c{i}", [CaseRecord(f"c{i}", Outcome.PASSED, final_status="done")]))
+        lines.append(out.getvalue().splitlines()[-1])
+    assert "ETA" not in lines[0]  # one finished case tells no rate
+    assert lines[-1].endswith(", ETA 1 s")  # 90 left at 9 per 0.09 s: 0.9 s
+    assert lines[1].endswith(", ETA 1 s")
+
+
 def test_nothing_is_printed_for_a_run_that_never_began():
     out = io.StringIO()
     Progress(5, plain=True, stream=out).close()
