@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from navtalk_sweep.contract import redact
+from navtalk_sweep.contract import redact, request_id
 from navtalk_sweep.record import CaseRecord
 
 __all__ = ["CASSETTE", "Cassette", "CassetteWriter", "Exchange", "read_cassette", "redact_url_secrets"]
@@ -124,6 +124,11 @@ class Cassette:
             for ex in read_cassette(path):
                 if ex.endpoint == "generate" and ex.request_id:
                     out.submits.setdefault(ex.request_id, []).append(ex)
+                    # a cassette of an earlier version named an uploaded file by its address (host and port
+                    # included): its request, named as today, replays anywhere too
+                    now = request_id(ex.request) if ex.request else ex.request_id
+                    if now != ex.request_id:
+                        out.submits.setdefault(now, []).append(ex)
                 elif ex.endpoint == "query_status" and ex.task_id:
                     out.polls.setdefault(ex.task_id, []).append(ex)
             results = path.parent / "results.jsonl"

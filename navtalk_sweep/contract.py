@@ -228,12 +228,20 @@ def redact_request(body: Mapping[str, Any], *, keep_base64: int = 24) -> dict[st
     return out
 
 
+#: a local file as a target serves it after upload: ``<base>/media/<content digest>/<name>`` (a scenario's
+#: ``media://<digest>/<name>`` token); the digest, not the host and port, says which file it is
+_UPLOADED = re.compile(r"https?://[^/?#]+(?:/[^?#]*)?/media/([0-9a-f]{16}/[^/?#]+)")
+
+
 def request_id(body: Mapping[str, Any]) -> str:
     """Stable 12-hex id of what a request asks for (the licence left out).
 
     Scenario cases are named by it, and the simulator counts submits by it, so a test
-    can check that each case reached the service exactly once.
+    can check that each case reached the service exactly once. An uploaded local file counts
+    as its content (its ``media://`` token), not as the address it was served at: a run
+    recorded against a mock on one port replays on any other, or on another machine.
     """
-    asked = {k: v for k, v in body.items() if k != "license"}
+    asked = {k: (f"media://{m.group(1)}" if isinstance(v, str) and (m := _UPLOADED.fullmatch(v)) else v)
+             for k, v in body.items() if k != "license"}
     canonical = json.dumps(asked, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -87,8 +87,8 @@ def test_drift_against_a_run_without_a_cassette_compares_what_it_has_and_says_wh
     # the recorded run's every HTTP answer was "never recorded" by the plain one: not drift, unknown
     found = drift([plain], recorded)
     assert found.items == [] and found.notes == [
-        f"HTTP answers not compared: {plain} has no cassette (run with --record to keep them); statuses, errors "
-        "and times to done are compared"]
+        (f"HTTP answers not compared: {plain} has no cassette (run with --record to keep them); statuses, errors "
+         "and times to done are compared")]
     assert main(["drift", str(plain), "--new", str(recorded)]) == 0
     assert "note: HTTP answers not compared" in capsys.readouterr().out
     assert drift([recorded], recorded).notes == []

@@ -144,11 +144,22 @@ def test_mock_server_logs_one_line_per_request_even_for_a_dropped_connection(tmp
     assert not any("Traceback" in line or FAKE_LICENSE in line for line in log)
 
 
-def test_local_face_files_are_uploaded_to_the_standalone_mock(tmp_path):
+def test_local_face_files_are_uploaded_to_the_standalone_mock_and_replay_on_another_port(tmp_path):
+    scenario = str(small_tuning(tmp_path, step=18))
     with mock_process("--timing", "fixed:0.3", "--quiet") as base:
-        proc = cli("run", str(small_tuning(tmp_path, step=18)), "--target", base, "--run-dir",
-                   str(tmp_path / "r"), "--license", FAKE_LICENSE, "--no-metrics", *FAST)
+        proc = cli("run", scenario, "--target", base, "--run-dir", str(tmp_path / "r"), "--license", FAKE_LICENSE,
+                   "--no-metrics", "--record", *FAST)
         calls = httpx.get(f"{base}/__admin/calls").json()["calls"]
+    # the recording names each uploaded face by its content, not by the port it was served at (issue 20, item 9)
+    with mock_process("--replay", str(tmp_path / "r"), "--quiet") as other:
+        assert other != base
+        again = cli("run", scenario, "--target", other, "--run-dir", str(tmp_path / "again"), "--license",
+                    FAKE_LICENSE, "--no-metrics", *FAST)
+        replayed = httpx.get(f"{other}/__admin/calls").json()["calls"]
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert replayed.get("unrecorded", 0) == 0
+    assert {r["case_id"]: r["task_id"] for r in read_results(tmp_path / "again")} == \
+        {r["case_id"]: r["task_id"] for r in read_results(tmp_path / "r")}
     assert proc.returncode == 0, proc.stdout + proc.stderr
     records = read_results(tmp_path / "r")
     assert len(records) == 4 and {r["outcome"] for r in records} == {"passed"}
