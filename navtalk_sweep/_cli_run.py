@@ -8,53 +8,16 @@ import socket
 import sys
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
-
-import httpx
 
 from navtalk_sweep._progress import Progress
+from navtalk_sweep._run_options import add_options, confirm_paid, read_options, run_options
 from navtalk_sweep.errors import InvalidArgument, UsageError
 from navtalk_sweep.report import format_comparison
 from navtalk_sweep.results import RunDirectory, RunLock, new_run_id
-from navtalk_sweep.runner import CaseSubmitted, Event, RunOptions
+from navtalk_sweep.runner import CaseSubmitted, Event
 from navtalk_sweep.session import MAX_CASES, Sweep, Target, TargetKind, load_mock_config, load_plan
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-#: numeric options and what they must be: (flag, the test, what it says)
-_LIMITS: tuple[tuple[str, Any, str], ...] = (
-    ("concurrency", lambda v: v >= 1, "at least 1"),
-    ("repeat", lambda v: v >= 1, "at least 1"),
-    ("max_tasks", lambda v: v >= 1, "at least 1"),
-    ("max_failures", lambda v: v >= 1, "at least 1"),
-    ("submit_rate", lambda v: v > 0, "more than 0"),
-    ("case_timeout", lambda v: v > 0, "more than 0 seconds"),
-    ("request_timeout", lambda v: v > 0, "more than 0 seconds"),
-    ("first_poll", lambda v: v >= 0, "0 seconds or more"),
-    ("poll_interval", lambda v: v > 0, "more than 0 seconds"),
-    ("max_poll_interval", lambda v: v > 0, "more than 0 seconds"),
-    ("max_backoff", lambda v: v > 0, "more than 0 seconds"),
-    ("max_speech_seconds", lambda v: v > 0, "more than 0 seconds"),
-    ("deadline_factor", lambda v: v == 0 or v >= 1, "0 (off) or at least 1"),
-    ("first_poll_quantile", lambda v: 0 < v <= 1, "between 0 (excluded) and 1"),
-)
-
-
-def _options(args: argparse.Namespace) -> RunOptions:
-    for name, ok, says in _LIMITS:
-        value = getattr(args, name, None)
-        if value is not None and not ok(value):
-            raise UsageError(f"--{name.replace('_', '-')} must be {says}, got {value:g}")
-    return RunOptions(
-        concurrency=args.concurrency, submit_rate=args.submit_rate, case_timeout=args.case_timeout,
-        max_tasks=args.max_tasks, max_speech_seconds=args.max_speech_seconds, fail_fast=args.fail_fast,
-        max_failures=args.max_failures, resubmit_unknown=args.resubmit_unknown, repeat=args.repeat,
-        seed=args.seed or 0, first_poll=args.first_poll, dense_interval=args.poll_interval,
-        max_poll_interval=args.max_poll_interval, deadline_factor=args.deadline_factor or None,
-        first_quantile=args.first_poll_quantile, backoff_cap=args.max_backoff,
-        backoff_base=min(1.0, args.max_backoff),
-    )
 
 
 def _shard(text: str | None) -> tuple[int, int]:
@@ -86,29 +49,6 @@ def _target(args: argparse.Namespace, saved: dict[str, Any] | None) -> Target:
     return target
 
 
-def _local_mock(target: Target) -> bool:
-    """A loopback target that answers as ``navtalk-sweep mock`` does (a replay in CI, say): nothing is paid."""
-    parts = urlsplit(target.generate_url)
-    if parts.hostname not in ("127.0.0.1", "localhost", "::1"):
-        return False
-    try:
-        answer = httpx.get(f"{target.generate_url.rsplit('/', 1)[0]}/__admin/calls", timeout=2)
-        return answer.status_code == 200 and isinstance(answer.json().get("calls"), dict)
-    except (httpx.HTTPError, ValueError, AttributeError):
-        return False
-
-
-def _confirm(n_tasks: int, args: argparse.Namespace, target: Target) -> None:
-    if not target.paid or args.yes or n_tasks <= args.confirm_over or _local_mock(target):
-        return
-    if not sys.stdin.isatty():
-        raise UsageError(f"about to send {n_tasks} paid tasks to {target.generate_url}; "
-                         "pass --yes to confirm (no terminal to ask on)")
-    answer = input(f"Send {n_tasks} paid tasks to {target.generate_url}? [y/N] ")
-    if answer.strip().lower() not in ("y", "yes"):
-        raise UsageError("cancelled: nothing was sent")
-
-
 def _check_paths(args: argparse.Namespace, run_dir: Path) -> None:
     """Every path the run will read or write, checked before anything is sent (one line, exit 2)."""
     if args.baseline and not (Path(args.baseline) / "results.jsonl").is_file():
@@ -136,7 +76,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = load_plan(files, shard=shard, max_cases=args.max_cases or None)
     for warning in plan.warnings:
         print(warning, file=sys.stderr)
-    options = _options(args)
+    values = read_options(lambda name: getattr(args, name))
+    options = run_options(values, seed=args.seed or 0)
     target = _target(args, meta.target if meta else None)
     run_dir = Path(args.resume or args.run_dir or Path(args.out) / new_run_id())
     _check_paths(args, run_dir)
@@ -153,7 +94,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     try:
         sweep = Sweep(plan, run_dir, target=target, options=options, resume=bool(args.resume), reuse=args.reuse,
-                      baseline=args.baseline, download=args.download, request_timeout=args.request_timeout,
+                      baseline=args.baseline, download=args.download, request_timeout=values["request_timeout"],
                       record=args.record, measure=False if not args.metrics else None, on_event=on_event,
                       study_storage=args.study_storage)
     except OSError as exc:
@@ -166,7 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"dry run: {len(plan.cases)} case(s){searching}, {sweep.to_send()} task(s){' at most' if searched else ''}"
               f" to submit to {target.generate_url}")
         return EXIT_OK
-    _confirm(sweep.to_send(), args, target)
+    confirm_paid(sweep.to_send(), target, values, ask=input)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -236,42 +177,16 @@ def register(sub: Any) -> None:
     p.add_argument("--run-dir", help="exact run directory to write")
     p.add_argument("--resume", metavar="DIR", help="continue a killed or stopped run")
     p.add_argument("--replace", action="store_true", help="write over a run already in --run-dir")
-    p.add_argument("--resubmit-unknown", action="store_true", help="on resume, pay again for submits whose answer "
-                   "was lost")
     p.add_argument("--reuse", metavar="DIR", help="take results of identical requests from an earlier run")
     p.add_argument("--baseline", metavar="DIR", help="compare with a known-good run at the end")
-    p.add_argument("--concurrency", type=int, default=8, help="tasks in flight (default 8)")
-    p.add_argument("--submit-rate", type=float, default=5.0, help="submits per second at most (default 5)")
-    p.add_argument("--case-timeout", type=float, default=600.0, help="seconds per case (default 600)")
-    p.add_argument("--deadline-factor", type=float, default=3.0, help="once task durations are learned, give "
-                   "a case up after this many times the 95th percentile of similar tasks (at least that + 10 s; "
-                   "never past --case-timeout); 0: only --case-timeout (default 3)")
-    p.add_argument("--request-timeout", type=float, default=30.0, help="seconds per HTTP request (default 30)")
-    p.add_argument("--first-poll", type=float, default=5.0, help="seconds before the first poll, until the run "
-                   "has learned how long tasks take (default 5, the vendor's minimum)")
-    p.add_argument("--first-poll-quantile", type=float, default=0.65, help="once durations are learned, the "
-                   "first poll goes at this quantile of similar tasks' durations (default 0.65: fewest calls "
-                   "within 1 s mean lag; 0.05 for a recording meant for calibrate)")
-    p.add_argument("--poll-interval", type=float, default=1.5, help="poll interval once a task is due "
-                   "(default 1.5: mean detection lag about 0.75 s)")
-    p.add_argument("--max-poll-interval", type=float, default=10.0, help="cap on the poll interval, hence on "
-                   "detection lag, for overdue tasks (default 10)")
-    p.add_argument("--max-backoff", type=float, default=30.0, help="cap on the wait before a refused or failed "
-                   "request is tried again (default 30; a local mock needs far less)")
-    p.add_argument("--max-tasks", type=int, help="budget: paid tasks at most")
-    p.add_argument("--max-speech-seconds", type=float, help="budget: seconds of speech at most")
-    p.add_argument("--fail-fast", action="store_true", help="stop at the first case that does not pass")
-    p.add_argument("--max-failures", type=int, help="stop after this many cases that do not pass")
+    add_options(p.add_argument)  # shared with the pytest plugin's --navtalk-* options
     p.add_argument("--shard", metavar="K/N", help="run only shard K of N (CI parallelism; join with merge)")
-    p.add_argument("--repeat", type=int, default=1, help="run every case N times (finds flaky cases)")
     p.add_argument("--dry-run", action="store_true", help="count what would be sent, send nothing")
     p.add_argument("--max-cases", type=int, default=MAX_CASES, help=f"refuse to build more cases than this "
                    f"(default {MAX_CASES}; 0: no limit)")
     p.add_argument("--study-storage", metavar="URL", help="where a search's Optuna studies live: a database URL "
                    "(sqlite:///x.db, postgresql://...) or a journal file several runs share (default: "
                    "RUN_DIR/study.journal)")
-    p.add_argument("--yes", action="store_true", help="do not ask before sending many paid tasks")
-    p.add_argument("--confirm-over", type=int, default=20, help="ask before sending more paid tasks than this")
     p.add_argument("--record", action="store_true", help="keep every exchange in RUN_DIR/cassette.jsonl (licence "
                    "and URL signatures redacted) for navtalk-sweep mock --replay")
     p.add_argument("--no-download", dest="download", action="store_false", help="do not download result videos")

@@ -21,12 +21,13 @@ from typing import Any
 
 import pytest
 
+from navtalk_sweep._run_options import PYTEST_PREFIX, confirm_paid, option_default, read_options, run_options
 from navtalk_sweep.contract import VOICES, Mode
 from navtalk_sweep.errors import NavTalkSweepError, RunError, ScenarioError, one_line
 from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.report import format_comparison, merge_runs, publish
 from navtalk_sweep.results import JOURNAL, Run, RunLock, load_run, new_run_id, read_journal, replay
-from navtalk_sweep.runner import CaseFinished, Event, RunOptions
+from navtalk_sweep.runner import CaseFinished, Event
 from navtalk_sweep.scenario import PARAMETERS, Case, ScenarioPlan, load_text
 from navtalk_sweep.session import Sweep, SweepPlan, SweepResult, Target, load_mock_config
 
@@ -125,7 +126,7 @@ class CaseItem(_SweepItem):
     def runtest(self) -> None:
         sweeps: SessionSweep | None = self.config.stash.get(SESSION_SWEEP, None)
         if sweeps is None:
-            raise CaseFailed("the navtalk sweep did not start (see the error above)")
+            raise CaseFailed(f"the navtalk sweep did not start: {self.config.stash.get(NOT_STARTED, 'see the error above')}")
         record = sweeps.wait_for(self)
         self.user_properties.append(("task_id", record.task_id))
         if record.outcome is Outcome.PASSED:
@@ -148,7 +149,7 @@ class SearchItem(_SweepItem):
     def runtest(self) -> None:
         sweeps: SessionSweep | None = self.config.stash.get(SESSION_SWEEP, None)
         if sweeps is None:
-            raise CaseFailed("the navtalk sweep did not start (see the error above)")
+            raise CaseFailed(f"the navtalk sweep did not start: {self.config.stash.get(NOT_STARTED, 'see the error above')}")
         run = sweeps.wait_for_search(self)
         by_key = {r.key: r for r in run.records}
         studies = [s for s in run.searches if s.get("scenario") == self.plan.name]
@@ -248,15 +249,33 @@ class SessionSweep:
         target = Target.parse(config.getoption("navtalk_target") or "mock",
                               clock=config.getoption("navtalk_mock_clock"),
                               mock_config=load_mock_config(mock_config) if mock_config else None)
+        values = read_options(config.getoption, PYTEST_PREFIX)
         # a mock on the real clock is usually told to be quick: do not wait the vendor's 5 s first
-        quick_mock = not target.paid and target.clock == "real"
-        options = RunOptions(concurrency=config.getoption("navtalk_concurrency"), first_poll=0.5 if quick_mock else 5.0)
+        if not target.paid and target.clock == "real" and values["first_poll"] == option_default("first_poll"):
+            values["first_poll"] = 0.5
+        self.paid_at_most = self._paid_at_most(target, items, searches, values["max_tasks"])
+        if self.worker is not None and values["max_tasks"] is not None:  # the budget is the session's, shared
+            index, count = self.worker[1], self.worker[2]
+            values["max_tasks"] = values["max_tasks"] // count + (index < values["max_tasks"] % count)
+        confirm_paid(self.paid_at_most, target, values, PYTEST_PREFIX)
         plan = SweepPlan(tuple(it.case for it in mine), searches=tuple(s.plan for s in my_searches))
-        self.sweep = Sweep(plan, self.run_dir, target=target, options=options,
+        self.sweep = Sweep(plan, self.run_dir, target=target, options=run_options(values),
                            baseline=None if self.worker else config.getoption("navtalk_baseline"),
-                           on_event=self._event)
+                           request_timeout=values["request_timeout"], on_event=self._event)
         self._lock = RunLock(self.run_dir)
         self._thread = threading.Thread(target=self._run, name="navtalk-sweep", daemon=True)
+
+    @staticmethod
+    def _paid_at_most(target: Target, items: Sequence[CaseItem], searches: Sequence[SearchItem],
+                      budget: int | None) -> int:
+        """Tasks the whole session (every worker) may pay for: one per distinct request, a search's most."""
+        if not target.paid:
+            return 0
+        count = len({it.case.case_id for it in items})
+        for search in searches:
+            assert search.plan.search is not None
+            count += search.plan.search.trials * search.plan.search.repeats * len(search.plan.combinations())
+        return min(count, budget) if budget is not None else count
 
     def start(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -366,6 +385,7 @@ def _idle(run_dir: Path) -> bool:
 
 
 SESSION_SWEEP = pytest.StashKey[SessionSweep]()
+NOT_STARTED = pytest.StashKey[str]()
 RUN_DIR = pytest.StashKey[Path]()
 
 
@@ -378,8 +398,12 @@ def start(session: pytest.Session) -> None:
     try:
         sweeps = SessionSweep(session.config, items, searches)
         sweeps.start()
-    except NavTalkSweepError as exc:  # a busy run directory, a bad target or mock config
-        pytest.exit(f"error: {exc}", returncode=2)
+    except NavTalkSweepError as exc:  # a busy run directory, a bad target or mock config, an unconfirmed payment
+        if _worker(session.config) is None:
+            pytest.exit(f"error: {exc}", returncode=2)
+        # an xdist worker's exit is a crash the controller restarts: each of its items says why instead
+        session.config.stash[NOT_STARTED] = f"error: {exc}"
+        return
     session.config.stash[SESSION_SWEEP] = sweeps
 
 

@@ -49,7 +49,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="simulator settings for the mock target (YAML/JSON: timing, faults, licences)")
     group.addoption("--navtalk-mock-clock", default="virtual", choices=["virtual", "real"],
                     help="the mock target's clock: virtual (tasks take no time, the default) or real")
-    group.addoption("--navtalk-concurrency", type=int, default=8, metavar="N", help="tasks in flight (default 8)")
+    # the CLI's run options (budget, confirmation, polling), declared once for both
+    from navtalk_sweep._run_options import PYTEST_PREFIX, add_options
+
+    add_options(group.addoption, PYTEST_PREFIX)
 
 
 def pytest_configure(config: pytest.Config) -> None:

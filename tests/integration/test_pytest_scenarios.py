@@ -12,6 +12,11 @@ import pytest
 from navtalk_sweep.results import RunLock
 from tests.conftest import SCENARIOS
 
+try:  # loaded here, once: pytester's in-process runs drop the modules they import, and numpy cannot load twice
+    import numpy  # noqa: F401
+except ImportError:  # without the face extra nothing imports it
+    pass
+
 pytest_plugins = ["pytester"]
 
 FAILING = """
@@ -218,3 +223,28 @@ def test_k_selects_what_the_label_shows_and_ini_patterns_may_be_absolute(project
     project.makeini("[pytest]\nnavtalk_scenarios =\n    ../elsewhere/*.yaml\n")
     result = project.runpytest("--co", "-q", "-W", "default::pytest.PytestConfigWarning", "scenarios")
     result.stdout.fnmatch_lines(["*navtalk_scenarios: '../elsewhere/*.yaml' names no file*"])
+
+
+def test_a_paid_session_has_the_cli_s_budget_and_confirmation(project, monkeypatch):
+    # a loopback port that is not navtalk-sweep's mock may be a proxy to the paid service (issue 20, item 11)
+    monkeypatch.setenv("NAVTALK_LICENSE", "sk-test-paid")
+    paid = ["scenarios/quickstart.yaml", "--navtalk-target", "http://127.0.0.1:9", "-p", "no:cacheprovider"]
+    refused = project.runpytest(*paid, "--navtalk-run-dir", "r")
+    assert refused.ret == 2
+    refused.stdout.fnmatch_lines([("*error: about to send 27 paid tasks to http://127.0.0.1:9/generate; pass "
+                                  "--navtalk-yes to confirm (or --navtalk-max-tasks N for a budget)*")])
+    assert not (project.path / "r" / "journal.jsonl").exists()  # nothing sent, nothing written
+    bad = project.runpytest(*paid, "--navtalk-max-tasks", "0")
+    assert bad.ret == 2
+    bad.stdout.fnmatch_lines(["*error: --navtalk-max-tasks must be at least 1, got 0*"])
+    # a budget under the question's threshold runs without asking, and pays for no more than it
+    budget = project.runpytest(*paid, "--navtalk-run-dir", "b", "--navtalk-max-tasks", "3", "--navtalk-max-backoff",
+                               "0.05", "--navtalk-request-timeout", "2")
+    submits = [e for e in events(project.path / "b") if e["event"] == "SubmitStarted"]
+    assert len({e["key"] for e in submits}) == 3, budget.stdout.str()
+    # on xdist workers the refusal is each item's failure (a worker's exit is a crash the controller restarts)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    spread = project.runpytest_subprocess(*paid, "-p", "navtalk_sweep.plugin", "-p", "xdist.plugin", "-n", "2")
+    spread.assert_outcomes(failed=27)
+    assert "crashed" not in spread.stdout.str()
+    spread.stdout.fnmatch_lines(["*the navtalk sweep did not start: error: about to send 27 paid tasks*"])
