@@ -77,25 +77,54 @@ def _scale(value: float | None, low: float, high: float) -> str:
     return f"hsl(210,70%,{int(90 - 55 * frac)}%)"
 
 
+def _cells(records: Sequence[CaseRecord], x: str, y: str) -> dict[tuple[Any, Any], list[int]]:
+    """The records (by index) of each (x, y) value pair."""
+    cells: dict[tuple[Any, Any], list[int]] = {}
+    for i, rec in enumerate(records):
+        p = rec.params
+        if x in p and y in p:
+            cells.setdefault((p[x], p[y]), []).append(i)
+    return cells
+
+
+def _column(records: Sequence[CaseRecord], measure: Field) -> list[float | None]:
+    """A measure's number per record (None: none)."""
+    return [float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+            for v in map(measure.value, records)]
+
+
+def _noise(records: Sequence[CaseRecord], column: Sequence[float | None]) -> float | None:
+    """The median half-width of one request's repeats' 95 % interval; None when no request was repeated."""
+    repeats: dict[str, list[float]] = {}
+    for rec, v in zip(records, column, strict=True):
+        if v is not None:
+            repeats.setdefault(rec.case_id, []).append(v)
+    widths = [w for g in repeats.values() if len(g) > 1 and (e := estimate(g)) is not None
+              and (w := e.half_width) is not None]
+    return statistics.median(widths) if widths else None
+
+
 def heatmap_svg(records: Sequence[CaseRecord], x: str, y: str, xs: Sequence[Any], ys: Sequence[Any],
                 measure: Field | None) -> Markup:
     """Inline SVG: one cell per (x, y) value pair, coloured by a measure (None: pass rate) over its cases,
     printed to the precision that tells the cells apart, with a legend of its scale and of the noise."""
-    cells: dict[tuple[Any, Any], list[CaseRecord]] = {}
-    for rec in records:
-        p = rec.params
-        if x in p and y in p:
-            cells.setdefault((p[x], p[y]), []).append(rec)
+    column = _column(records, measure) if measure is not None else None
+    return _heatmap(records, x, y, xs, ys, measure, _cells(records, x, y), column,
+                    _noise(records, column) if column is not None else None)
 
-    def numbers(group: list[CaseRecord]) -> list[float]:
-        assert measure is not None
-        return [float(v) for v in map(measure.value, group) if isinstance(v, int | float) and not isinstance(v, bool)]
 
-    def value(group: list[CaseRecord]) -> float | None:
+def _heatmap(records: Sequence[CaseRecord], x: str, y: str, xs: Sequence[Any], ys: Sequence[Any],
+             measure: Field | None, cells: dict[tuple[Any, Any], list[int]], column: Sequence[float | None] | None,
+             noise: float | None) -> Markup:
+    """:func:`heatmap_svg` from what many maps of one report share: each pair's cells, each measure's
+    column and noise, computed once (a report draws up to 15 pairs per measure)."""
+
+    def value(group: list[int]) -> float | None:
         if measure is None:
-            decided = [r for r in group if r.outcome is not Outcome.SKIPPED]
+            decided = [records[i] for i in group if records[i].outcome is not Outcome.SKIPPED]
             return sum(r.outcome is Outcome.PASSED for r in decided) / len(decided) if decided else None
-        nums = numbers(group)
+        assert column is not None
+        nums = [v for i in group if (v := column[i]) is not None]
         return sum(nums) / len(nums) if nums else None
 
     name = measure.name if measure is not None else "pass_rate"
@@ -105,25 +134,21 @@ def heatmap_svg(records: Sequence[CaseRecord], x: str, y: str, xs: Sequence[Any]
     note = ""
     digits = 2
     if measure is not None and present:
+        assert column is not None
         if measure.scale is not None:  # natural ends: a small spread stays a small change of colour
             low, high = min(low, measure.scale[0]), max(high, measure.scale[1])
         digits = min(3, max(1, digits_to_separate(present)))
         # the noise is the spread of one request's repeats (a cell may also pool other axes' values)
-        repeats: dict[str, list[CaseRecord]] = {}
-        for rec in records:
-            repeats.setdefault(rec.case_id, []).append(rec)
-        estimates = [e for g in repeats.values() if (e := estimate(numbers(g))) is not None]
-        widths = [e.half_width for e in estimates if e.half_width is not None]
+        spread_of_repeats = noise
         spread = max(present) - min(present)
-        if not widths:
+        if spread_of_repeats is None:
             note = "one video per cell: differences between cells may be the service's noise (repeat to tell)"
         else:
-            noise = statistics.median(widths)
-            note = f"noise between repeats: ±{noise:.{digits}f} (median 95 % interval)"
-            if spread <= 2 * noise:
+            note = f"noise between repeats: ±{spread_of_repeats:.{digits}f} (median 95 % interval)"
+            if spread <= 2 * spread_of_repeats:
                 note += "; every cell is within the noise of the others: treat them as ties"
                 mid = (max(present) + min(present)) / 2
-                low, high = min(low, mid - 2 * noise), max(high, mid + 2 * noise)
+                low, high = min(low, mid - 2 * spread_of_repeats), max(high, mid + 2 * spread_of_repeats)
     cw, ch, left, top = 64, 28, 110, 40
     width, height = max(left + cw * len(xs) + 10, 660 if note else 330), top + ch * len(ys) + 56
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{width}" height="{height}" '
@@ -185,12 +210,17 @@ def heatmaps(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
     failed = {c.check for r in run.records for c in r.checks if not c.ok}  # constant, but why cases failed
     measures: list[Field | None] = [None, *varying, *(f for f in numeric_fields() if f.name in failed
                                                       and f not in varying)]
+    records = run.records
+    columns = {m.name: _column(records, m) for m in measures if m is not None}
+    noise = {name: _noise(records, column) for name, column in columns.items()}
     out = []
     for x, y in list(combinations(names, 2))[:MAX_HEATMAP_PAIRS]:
+        cells = _cells(records, x, y)
         for m in measures:
+            svg = _heatmap(records, x, y, axes[x], axes[y], m, cells, columns[m.name] if m else None,
+                           noise[m.name] if m else None)
             out.append({"x": x, "y": y, "metric": m.name if m else "pass_rate",
-                        "title": _title(m) if m else "pass rate",
-                        "svg": heatmap_svg(run.records, x, y, axes[x], axes[y], m)})
+                        "title": _title(m) if m else "pass rate", "svg": svg})
     return out
 
 

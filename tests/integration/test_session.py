@@ -202,7 +202,8 @@ def test_the_report_is_rewritten_while_the_run_goes_and_served_on_loopback(tmp_p
 
     Sweep(load_plan([SCENARIOS / "every_voice.yaml"]), tmp_path / "r", target=Target.mock(), live_every=0.0,
           on_event=watch).run()
-    assert len(seen) >= 11  # rewritten as cases finished (atomically: every read was a whole page)
+    # rewritten as cases finished (no sooner than 4 times the last rewrite took), atomically: every read whole
+    assert len(seen) >= 2
     assert all(page.rstrip().endswith("</html>") for page in seen)
     assert 'http-equiv="refresh"' in seen[0] and "Still running: 1 case(s) finished so far" in seen[0]
     final = (tmp_path / "r" / "report.html").read_text(encoding="utf-8")

@@ -194,3 +194,27 @@ def test_marks_with_a_bad_rating_are_refused(tmp_path, capsys):
     marks.write_text(json.dumps({"run_id": "rid", "marks": [{"key": "c1", "rating": "great"}]}))
     assert main(["marks", str(run.path), str(marks)]) == 2
     assert capsys.readouterr().err == f"error: {marks}: rating of c1 must be 1 to 5, got 'great'\n"
+
+
+def test_the_live_report_waits_four_times_as_long_as_its_last_rewrite_took(monkeypatch, tmp_path):
+    from types import SimpleNamespace
+
+    from navtalk_sweep.report import _live
+
+    now = [0.0]
+    written: list[float] = []
+
+    def write(run, refresh):
+        written.append(now[0])
+        now[0] += 2.0  # a big page: 2 s to write
+
+    monkeypatch.setattr(_live.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(_live, "write_html", write)
+    monkeypatch.setattr(_live, "RunDirectory", lambda d: SimpleNamespace(
+        replayed=lambda: SimpleNamespace(records={}), read_meta=lambda: SimpleNamespace(to_dict=dict)))
+    live = _live.LiveReport(tmp_path, every=1.0)
+    for _ in range(12):  # a case finishes every second
+        now[0] += 1.0
+        live.finished()
+    # at 1 s (then 2 s of writing), not again until 8 s after it ended: at 11 s; at most a fifth of the time
+    assert written == [1.0, 11.0]
