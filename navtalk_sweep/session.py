@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import hashlib
+import json
 import os
 import shutil
 import threading
@@ -39,7 +40,7 @@ from navtalk_sweep.cassette import CassetteWriter, redact_record
 from navtalk_sweep.client import AsyncNavTalkClient, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
 from navtalk_sweep.errors import ClientError, InvalidArgument, RunError
-from navtalk_sweep.media import have_av, probe_video
+from navtalk_sweep.media import have_av, is_placeholder, probe_video
 from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.report import Comparison, LiveReport, publish
 from navtalk_sweep.results import (
@@ -389,7 +390,6 @@ class Sweep:
         return lambda token, path: urls[token]
 
     def _fetcher(self, client: AsyncNavTalkClient) -> Callable[[str, str], Any]:
-        videos = self.dir.videos
         cases = self._cases  # a search adds its jobs' cases as it asks them
         faces: dict[str, asyncio.Task[Path | None]] = {}
 
@@ -418,20 +418,35 @@ class Sweep:
                 faces[url] = asyncio.ensure_future(download_face(url))
             return await faces[url]
 
+        # per video content (videos are stored by digest): probed once, measured once per face and request
+        probed: dict[str, dict[str, Any]] = {}
+        placeholder: dict[str, bool] = {}
+        measured: dict[tuple[str, ...], asyncio.Future[dict[str, Any]]] = {}
+
         async def fetch(key: str, url: str) -> dict[str, Any]:
-            videos.mkdir(exist_ok=True)
-            dest = videos / f"{key}.mp4"
-            size = await client.download(url, dest)
+            part = self.dir.video_part(key)
+            size = await client.download(url, part)
+            dest = self.dir.store_video(part)
+            digest = dest.stem
             out: dict[str, Any] = {"video": f"videos/{dest.name}", "video_bytes": size}
             if have_av():
-                out["facts"] = probe_video(str(dest)).as_dict()
+                if digest not in probed:
+                    probed[digest] = probe_video(str(dest)).as_dict()
+                out["facts"] = dict(probed[digest])
             if self.measure:
-                face = await face_of(key)
-                request = cases[key].request if key in cases else None
-                # in a thread (in a worker process when NAVTALK_SWEEP_WORKERS is set): a second of face
-                # mesh per video must not stall the polls of other tasks
-                out.update(await asyncio.to_thread(pool.call, measure_video, dest, self.run_dir, face,
-                                                   dict(request) if request is not None else None))
+                if digest not in placeholder:
+                    placeholder[digest] = is_placeholder(str(dest)) if have_av() else False
+                face = None if placeholder[digest] else await face_of(key)
+                request = cases[key].request if key in cases and not placeholder[digest] else None
+                sent = dict(request) if request is not None else None
+                which = (digest, str(face), json.dumps(sent, sort_keys=True, default=str))
+                if which not in measured:
+                    # in a thread (in a worker process when NAVTALK_SWEEP_WORKERS is set): a second of face
+                    # mesh per video must not stall the polls of other tasks
+                    measured[which] = asyncio.ensure_future(asyncio.to_thread(
+                        pool.call, measure_video, dest, self.run_dir, face, sent))
+                found = await measured[which]
+                out.update({k: dict(v) if isinstance(v, dict) else v for k, v in found.items()})
             return out
 
         return fetch
@@ -470,10 +485,9 @@ class Sweep:
         for rec in records:
             video = rec.video
             if video and Path(video).is_absolute() and Path(video).is_file():
-                self.dir.videos.mkdir(exist_ok=True)
-                dest = self.dir.videos / f"{rec.key}.mp4"
-                shutil.copyfile(video, dest)
-                rec = rec.replace(video=f"videos/{dest.name}")
+                part = self.dir.video_part(rec.key)
+                shutil.copyfile(video, part)
+                rec = rec.replace(video=f"videos/{self.dir.store_video(part).name}")
             out.append(rec)
         return out
 

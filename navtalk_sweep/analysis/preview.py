@@ -38,7 +38,15 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 
 def write_png(path: str | Path, rgb: np.ndarray) -> None:
-    Path(path).write_bytes(encode_png(rgb))
+    """Atomically: two measures of one stored video (other faces or controls) may write its strip at once."""
+    import os
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(encode_png(rgb))
+    os.replace(tmp, path)
 
 
 @dataclass(frozen=True)

@@ -225,3 +225,18 @@ def test_the_report_is_rewritten_while_the_run_goes_and_served_on_loopback(tmp_p
     finally:
         where["server"].shutdown()
         thread.join(5)
+
+
+def test_identical_videos_are_stored_once_and_each_record_names_its_own(tmp_path):
+    import hashlib
+
+    result = run_sweep(load_plan([SCENARIOS / "quickstart.yaml"]), tmp_path / "r", target=Target.mock(),
+                       report=False)
+    stored = sorted((tmp_path / "r" / "videos").glob("*.mp4"))
+    named = {r.video for r in result.records}
+    assert len(result.records) == 27 and None not in named
+    # the mock's placeholder for a face it cannot see is the same bytes for every such case of a speech
+    assert len(stored) == len(named) < 27
+    for path in stored:
+        assert path.stem == hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    assert not list((tmp_path / "r" / "videos").glob(".*"))  # no partial download left behind
