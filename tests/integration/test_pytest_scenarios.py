@@ -248,3 +248,23 @@ def test_a_paid_session_has_the_cli_s_budget_and_confirmation(project, monkeypat
     spread.assert_outcomes(failed=27)
     assert "crashed" not in spread.stdout.str()
     spread.stdout.fnmatch_lines(["*the navtalk sweep did not start: error: about to send 27 paid tasks*"])
+
+
+def test_the_docs_pytest_examples_select_what_they_say(project):
+    # docs/pytest.md's ini block and its shell lines, as written, collected (running them is the tests above)
+    import re
+
+    from tests.integration.test_docs_examples import ROOT, SHELL
+
+    text = (ROOT / "docs" / "pytest.md").read_text(encoding="utf-8")
+    project.makefile(".ini", pytest=re.search(r"```ini\n(.*?)```", text, re.DOTALL).group(1))
+    lines = [argv for where, argv in SHELL if where == "docs/pytest.md" and argv[0] == "pytest"]
+    assert len(lines) == 4
+    collected = {}
+    for argv in lines:
+        result = project.runpytest(*argv[1:], "--co", "-q")
+        assert result.ret == 0, (argv, result.stdout.str())
+        found = re.search(r"(\d+)(?:/\d+)? tests? (?:collected|selected)", result.stdout.str())
+        collected[" ".join(argv[1:])] = int(found.group(1)) if found else 0
+    assert collected["scenarios/quickstart.yaml"] == 27  # as its comment says
+    assert all(n > 0 for n in collected.values()), collected
