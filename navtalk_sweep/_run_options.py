@@ -34,7 +34,11 @@ class RunOption:
     pytest: bool = True  # False: meaningless for a pytest session (resume, repeats, stopping early)
 
     def flag(self, prefix: str = "") -> str:
-        return f"--{prefix}{self.name.replace('_', '-')}"
+        return _flag(self.name, prefix)
+
+
+def _flag(name: str, prefix: str = "") -> str:
+    return f"--{prefix}{name.replace('_', '-')}"
 
 
 _AT_LEAST_1 = (lambda v: v >= 1, "at least 1")
@@ -136,10 +140,9 @@ def confirm_paid(n_tasks: int, target: Target, values: Mapping[str, Any], prefix
     terminal); else a usage error that says how to confirm. Nothing to confirm for a mock."""
     if not target.paid or values["yes"] or n_tasks <= values["confirm_over"] or local_mock(target):
         return
-    yes = RunOption("yes", bool, False, "").flag(prefix)
     if ask is None or not sys.stdin.isatty():
-        raise UsageError(f"about to send {n_tasks} paid tasks to {target.generate_url}; pass {yes} to confirm "
-                         f"(or {RunOption('max_tasks', int, None, '').flag(prefix)} N for a budget)")
+        raise UsageError(f"about to send {n_tasks} paid tasks to {target.generate_url}; pass {_flag('yes', prefix)} "
+                         f"to confirm (or {_flag('max_tasks', prefix)} N for a budget)")
     answer = ask(f"Send {n_tasks} paid tasks to {target.generate_url}? [y/N] ")
     if answer.strip().lower() not in ("y", "yes"):
         raise UsageError("cancelled: nothing was sent")
