@@ -416,7 +416,7 @@ class Sweep:
                 return None
             if url not in faces:
                 faces[url] = asyncio.ensure_future(download_face(url))
-            return await faces[url]
+            return await asyncio.shield(faces[url])  # shared by every case of this face
 
         # per video content (videos are stored by digest): probed once, measured once per face and request
         probed: dict[str, dict[str, Any]] = {}
@@ -445,7 +445,8 @@ class Sweep:
                     # mesh per video must not stall the polls of other tasks
                     measured[which] = asyncio.ensure_future(asyncio.to_thread(
                         pool.call, measure_video, dest, self.run_dir, face, sent))
-                found = await measured[which]
+                # shielded: a case cancelled while waiting (its timeout) must not cancel its twins' measure
+                found = await asyncio.shield(measured[which])
                 out.update({k: dict(v) if isinstance(v, dict) else v for k, v in found.items()})
             return out
 
