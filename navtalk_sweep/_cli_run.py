@@ -68,6 +68,9 @@ def _check_paths(args: argparse.Namespace, run_dir: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from navtalk_sweep.analysis import pool
+
+    pool.use_by_default()  # measuring on every core (NAVTALK_SWEEP_WORKERS=0: in this process)
     meta = RunDirectory(args.resume).read_meta() if args.resume else None
     files = args.files or (meta.scenario_files if meta else [])
     if not files:

@@ -441,10 +441,11 @@ class Sweep:
                 sent = dict(request) if request is not None else None
                 which = (digest, str(face), json.dumps(sent, sort_keys=True, default=str))
                 if which not in measured:
-                    # in a thread (in a worker process when NAVTALK_SWEEP_WORKERS is set): a second of face
-                    # mesh per video must not stall the polls of other tasks
+                    # in a thread (in a worker process when the pool is on): a second of face mesh per video
+                    # must not stall the polls of other tasks; a placeholder only says so, here
+                    run_in = (lambda fn, *a: fn(*a)) if placeholder[digest] else pool.call
                     measured[which] = asyncio.ensure_future(asyncio.to_thread(
-                        pool.call, measure_video, dest, self.run_dir, face, sent))
+                        run_in, measure_video, dest, self.run_dir, face, sent))
                 # shielded: a case cancelled while waiting (its timeout) must not cancel its twins' measure
                 found = await asyncio.shield(measured[which])
                 out.update({k: dict(v) if isinstance(v, dict) else v for k, v in found.items()})

@@ -15,6 +15,11 @@ settings.register_profile("ci", derandomize=True, database=None, print_blob=True
 settings.register_profile("explore", deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "explore"))
 
+# measuring in this process: `navtalk-sweep run` starts a pool of one worker per core by default, and a
+# suite of short runs (three xdist workers, CLI children) would pay every pool's start-up;
+# tests/analysis/test_pool.py runs the default and the pool explicitly
+os.environ.setdefault("NAVTALK_SWEEP_WORKERS", "0")
+
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "scenarios"
 DATA = Path(__file__).resolve().parent / "data"

@@ -5,8 +5,10 @@ Face mesh, resizing and H.264 encoding hold the GIL for much of their time, so t
 to the machine (each worker starts its own MediaPipe graph the first time it needs one). The
 caller blocks its own thread only; several threads calling at once keep every worker busy.
 
-``NAVTALK_SWEEP_WORKERS=auto`` (or a number) turns it on; unset or 0, everything runs in the
-calling process, as before.
+``NAVTALK_SWEEP_WORKERS=auto`` (one worker per core) or a number sets it; 0 runs everything in the
+calling process. Unset: on for ``navtalk-sweep run`` (the CLI calls :func:`use_by_default`), off for
+the Python API, whose caller's ``__main__`` a spawned worker would import again (a script without a
+``__name__ == "__main__"`` guard would start its run anew in every worker).
 """
 
 from __future__ import annotations
@@ -31,13 +33,18 @@ _pid = 0
 _lock = threading.Lock()
 
 
-def workers() -> int:
-    """Worker processes: ``NAVTALK_SWEEP_WORKERS`` (``auto``: the cores this process may use); 0 when unset.
+_default = "0"
 
-    Off by default for now: a run SIGKILLed in the test suite left its forkserver and workers behind
-    (orphaned, still holding the pipes of the process that started it), which can hang a caller
-    that waits for those pipes to close. See docs/design.md."""
-    given = os.environ.get("NAVTALK_SWEEP_WORKERS", "").strip()
+
+def use_by_default() -> None:
+    """One worker per core unless ``NAVTALK_SWEEP_WORKERS`` says otherwise (the CLI: its ``__main__`` is guarded)."""
+    global _default
+    _default = "auto"
+
+
+def workers() -> int:
+    """Worker processes: ``NAVTALK_SWEEP_WORKERS`` (``auto``: the cores this process may use), else the default."""
+    given = os.environ.get("NAVTALK_SWEEP_WORKERS", "").strip() or _default
     if given.isdigit():
         return int(given)
     if given == "auto":
@@ -45,9 +52,10 @@ def workers() -> int:
     return 0
 
 
-def _worker_start() -> None:
+def _worker_start(parent: int) -> None:
     """In each worker: Ctrl-C is the parent's to handle (a terminal sends it to the whole process group),
-    and a worker dies with its parent, so a killed run leaves no process holding its pipes open."""
+    and a worker dies with its parent, so a killed run leaves no process holding its pipes open. A parent
+    killed while the worker was still starting is gone before the kernel is asked: the worker checks."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         import ctypes
@@ -56,6 +64,8 @@ def _worker_start() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except (OSError, AttributeError):
             pass
+    if os.getppid() != parent:  # orphaned already (a killed worker's spare found it in a test)
+        os._exit(1)
 
 
 def _executor() -> ProcessPoolExecutor | None:
@@ -65,9 +75,12 @@ def _executor() -> ProcessPoolExecutor | None:
         return None
     with _lock:
         if _pool is None or _pid != os.getpid():  # a forked child does not inherit a usable pool
-            # forkserver: workers start from a clean process, not a copy of one with threads and graphs
-            _pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("forkserver"),
-                                        initializer=_worker_start)
+            # spawn: workers start from a clean process (not a copy of one with threads and graphs) and are
+            # this process's own children, so PR_SET_PDEATHSIG kills them with it. A forkserver's workers are
+            # its children: a SIGKILLed run left the forkserver, its workers and the resource tracker running
+            # (a test kills a pooled run and looks for them)
+            _pool = ProcessPoolExecutor(count, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_worker_start, initargs=(os.getpid(),))
             _pid = os.getpid()
         return _pool
 
