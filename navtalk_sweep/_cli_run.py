@@ -105,7 +105,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     for notice in sweep.notices():
         print(f"resume: {notice}", file=sys.stderr)
     if args.dry_run:
-        searched = sum(p.count() - len(p.include) for p in plan.searches)
+        searched = sum(p.searched_most() for p in plan.searches)
         searching = f" and a search of at most {searched} video(s)" if searched else ""
         print(f"dry run: {len(plan.cases)} case(s){searching}, {sweep.to_send()} task(s){' at most' if searched else ''}"
               f" to submit to {target.generate_url}")

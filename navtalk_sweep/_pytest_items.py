@@ -271,10 +271,7 @@ class SessionSweep:
         """Tasks the whole session (every worker) may pay for: one per distinct request, a search's most."""
         if not target.paid:
             return 0
-        count = len({it.case.case_id for it in items})
-        for search in searches:
-            assert search.plan.search is not None
-            count += search.plan.search.trials * search.plan.search.repeats * len(search.plan.combinations())
+        count = len({it.case.case_id for it in items}) + sum(s.plan.searched_most() for s in searches)
         return min(count, budget) if budget is not None else count
 
     def start(self) -> None:

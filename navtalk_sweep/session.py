@@ -199,9 +199,7 @@ class Sweep:
         for job in self.jobs:
             state = states.get(job.key)
             count += state is None or not (state.finished or state.submitting or state.task_id)
-        for plan in self.plan.searches:  # at most: trials x repeats per combination, less what a resume has done
-            assert plan.search is not None
-            count += plan.search.trials * plan.search.repeats * len(plan.combinations())
+        count += sum(plan.searched_most() for plan in self.plan.searches)  # at most, less what a resume did
         count -= self._searched_jobs(states)
         budget = self.options.max_tasks
         return min(count, budget) if budget is not None else count

@@ -175,10 +175,16 @@ class ScenarioPlan:
             return self._pairwise
         return iter(self.grid)
 
+    def searched_most(self) -> int:
+        """The most videos a search may pay for: trials x repeats per face x speech x voice (0: no search)."""
+        if self.search is None:
+            return 0
+        return self.search.trials * self.search.repeats * len(self.combinations())
+
     def count(self) -> int:
         """How many cases the scenario runs, without building them (a search: the most it may run)."""
         if self.search is not None:
-            return self.search.trials * self.search.repeats * len(self.combinations()) + len(self.include)
+            return self.searched_most() + len(self.include)
         if self.sample.method == "pairwise":
             return len(self._pairwise) + len(self.include)
         try:
