@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hashlib
-import json
 import os
 import shutil
 import threading
@@ -32,15 +30,14 @@ from typing import Any
 import httpx
 
 from navtalk_sweep import analysis, search
-from navtalk_sweep._measure import measure_video, poster_maker
+from navtalk_sweep._fetch import Fetcher, face_url
+from navtalk_sweep._measure import poster_maker
 from navtalk_sweep._sweep_plan import MAX_CASES, SweepPlan, load_mock_config, load_plan
 from navtalk_sweep._target import MOCK_LICENSE, MockClock, Target, TargetKind
-from navtalk_sweep.analysis import pool
 from navtalk_sweep.cassette import CassetteWriter, redact_record
 from navtalk_sweep.client import AsyncNavTalkClient, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
 from navtalk_sweep.errors import ClientError, InvalidArgument, RunError
-from navtalk_sweep.media import have_av, is_placeholder, probe_video
 from navtalk_sweep.record import CaseRecord, Outcome
 from navtalk_sweep.report import Comparison, LiveReport, publish
 from navtalk_sweep.results import (
@@ -348,7 +345,7 @@ class Sweep:
                                      timeout=httpx.Timeout(self.request_timeout)) as http:
             client = AsyncNavTalkClient(self.target.endpoint, http)
             media_url = await self._prepare_media(client)
-            fetch = self._fetcher(client) if self.download else None
+            fetch = Fetcher(client, self.dir, self._cases, measure=self.measure) if self.download else None
             runner = Runner(client, self.options, emit, now=now, media_url=media_url, fetch=fetch, reuse=reuse)
             with self._lock:
                 self._runner, self._loop = runner, asyncio.get_running_loop()
@@ -387,70 +384,6 @@ class Sweep:
                 urls[token] = f"{base}/media/{name}"
         return lambda token, path: urls[token]
 
-    def _fetcher(self, client: AsyncNavTalkClient) -> Callable[[str, str], Any]:
-        cases = self._cases  # a search adds its jobs' cases as it asks them
-        faces: dict[str, asyncio.Task[Path | None]] = {}
-
-        async def download_face(url: str) -> Path | None:
-            dest = self.dir.faces / hashlib.sha256(url.encode()).hexdigest()[:16]
-            dest.parent.mkdir(exist_ok=True)
-            try:
-                await client.download(url, dest)
-            except (ClientError, InvalidArgument):
-                return None
-            return dest
-
-        async def face_of(key: str) -> Path | None:
-            """The face file the case sent: its local file, or its URL downloaded once per run."""
-            case = cases.get(key)
-            if case is None:
-                return None
-            url = _face_url(case)
-            if url is None:
-                return None
-            if url in case.files:
-                return Path(case.files[url])
-            if not url.startswith(("http://", "https://")):
-                return None
-            if url not in faces:
-                faces[url] = asyncio.ensure_future(download_face(url))
-            return await asyncio.shield(faces[url])  # shared by every case of this face
-
-        # per video content (videos are stored by digest): probed once, measured once per face and request
-        probed: dict[str, dict[str, Any]] = {}
-        placeholder: dict[str, bool] = {}
-        measured: dict[tuple[str, ...], asyncio.Future[dict[str, Any]]] = {}
-
-        async def fetch(key: str, url: str) -> dict[str, Any]:
-            part = self.dir.video_part(key)
-            size = await client.download(url, part)
-            dest = self.dir.store_video(part)
-            digest = dest.stem
-            out: dict[str, Any] = {"video": f"videos/{dest.name}", "video_bytes": size}
-            if have_av():
-                if digest not in probed:
-                    probed[digest] = probe_video(str(dest)).as_dict()
-                out["facts"] = dict(probed[digest])
-            if self.measure:
-                if digest not in placeholder:
-                    placeholder[digest] = is_placeholder(str(dest)) if have_av() else False
-                face = None if placeholder[digest] else await face_of(key)
-                request = cases[key].request if key in cases and not placeholder[digest] else None
-                sent = dict(request) if request is not None else None
-                which = (digest, str(face), json.dumps(sent, sort_keys=True, default=str))
-                if which not in measured:
-                    # in a thread (in a worker process when the pool is on): a second of face mesh per video
-                    # must not stall the polls of other tasks; a placeholder only says so, here
-                    run_in = (lambda fn, *a: fn(*a)) if placeholder[digest] else pool.call
-                    measured[which] = asyncio.ensure_future(asyncio.to_thread(
-                        run_in, measure_video, dest, self.run_dir, face, sent))
-                # shielded: a case cancelled while waiting (its timeout) must not cancel its twins' measure
-                found = await asyncio.shield(measured[which])
-                out.update({k: dict(v) if isinstance(v, dict) else v for k, v in found.items()})
-            return out
-
-        return fetch
-
     def _reuse_map(self) -> dict[str, CaseRecord]:
         """Done records of an earlier run by case id, whole, their videos by absolute path until adopted."""
         if not self.reuse:
@@ -474,7 +407,7 @@ class Sweep:
         out = []
         for rec in records:
             case = cases.get(rec.case_id)
-            local = case.files.get(_face_url(case) or "") if case is not None else None
+            local = case.files.get(face_url(case) or "") if case is not None else None
             made = poster(local, case.request) if case is not None and local is not None else None
             out.append(rec.replace(images={**rec.images, "poster": made}) if made else rec)
         return out
@@ -490,12 +423,6 @@ class Sweep:
                 rec = rec.replace(video=f"videos/{self.dir.store_video(part).name}")
             out.append(rec)
         return out
-
-
-def _face_url(case: Case) -> str | None:
-    """The face the case's request sends as a URL (a local file's ``media://`` token, looked up in
-    ``case.files``), or None for a built-in character."""
-    return next((str(case.request[f]) for f in ("image_url", "video_url") if case.request.get(f)), None)
 
 
 def _now_text() -> str:
