@@ -93,14 +93,18 @@ def _column(records: Sequence[CaseRecord], measure: Field) -> list[float | None]
             for v in map(measure.value, records)]
 
 
-def _noise(records: Sequence[CaseRecord], column: Sequence[float | None]) -> float | None:
-    """The median half-width of one request's repeats' 95 % interval; None when no request was repeated."""
-    repeats: dict[str, list[float]] = {}
+def _repeats(records: Sequence[CaseRecord], column: Sequence[float | None]) -> dict[str, Estimate]:
+    """Per request run more than once with a value each time (one case id, several videos): its estimate."""
+    values: dict[str, list[float]] = {}
     for rec, v in zip(records, column, strict=True):
         if v is not None:
-            repeats.setdefault(rec.case_id, []).append(v)
-    widths = [w for g in repeats.values() if len(g) > 1 and (e := estimate(g)) is not None
-              and (w := e.half_width) is not None]
+            values.setdefault(rec.case_id, []).append(v)
+    return {case: e for case, g in values.items() if len(g) > 1 and (e := estimate(g)) is not None}
+
+
+def _noise(records: Sequence[CaseRecord], column: Sequence[float | None]) -> float | None:
+    """The median half-width of one request's repeats' 95 % interval; None when no request was repeated."""
+    widths = [w for e in _repeats(records, column).values() if (w := e.half_width) is not None]
     return statistics.median(widths) if widths else None
 
 
@@ -139,16 +143,15 @@ def _heatmap(records: Sequence[CaseRecord], x: str, y: str, xs: Sequence[Any], y
             low, high = min(low, measure.scale[0]), max(high, measure.scale[1])
         digits = min(3, max(1, digits_to_separate(present)))
         # the noise is the spread of one request's repeats (a cell may also pool other axes' values)
-        spread_of_repeats = noise
         spread = max(present) - min(present)
-        if spread_of_repeats is None:
+        if noise is None:
             note = "one video per cell: differences between cells may be the service's noise (repeat to tell)"
         else:
-            note = f"noise between repeats: ±{spread_of_repeats:.{digits}f} (median 95 % interval)"
-            if spread <= 2 * spread_of_repeats:
+            note = f"noise between repeats: ±{noise:.{digits}f} (median 95 % interval)"
+            if spread <= 2 * noise:
                 note += "; every cell is within the noise of the others: treat them as ties"
                 mid = (max(present) + min(present)) / 2
-                low, high = min(low, mid - 2 * spread_of_repeats), max(high, mid + 2 * spread_of_repeats)
+                low, high = min(low, mid - 2 * noise), max(high, mid + 2 * noise)
     cw, ch, left, top = 64, 28, 110, 40
     width, height = max(left + cw * len(xs) + 10, 660 if note else 330), top + ch * len(ys) + 56
     parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" class="heatmap" width="{width}" height="{height}" '
@@ -249,26 +252,16 @@ def columns(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
 def intervals(records: Sequence[CaseRecord], names: Sequence[str]) -> dict[str, dict[str, str]]:
     """Per case repeated (one case id, several videos) and numeric column: its mean and 95 % interval over the
     repeats as the table prints it beside each repeat's own value; nothing for a case run once."""
-    by_case: dict[str, list[CaseRecord]] = {}
-    for r in records:
-        by_case.setdefault(r.case_id, []).append(r)
-    repeated = {c: recs for c, recs in by_case.items() if len(recs) > 1}
-    if not repeated:
+    if len({r.case_id for r in records}) == len(records):
         return {}
-    numeric = [n for n in names if n in FIELDS and FIELDS[n].kind is Kind.NUMBER]
-    found: dict[str, dict[str, Estimate]] = {}
-    for case, recs in repeated.items():
-        for name in numeric:
-            est = estimate([v for r in recs if isinstance(v := r.value(name), int | float)])
-            if est is not None and est.n > 1:
-                found.setdefault(case, {})[name] = est
     out: dict[str, dict[str, str]] = {}
-    for name in numeric:
-        means = [ests[name].mean for ests in found.values() if name in ests]
-        digits = min(3, max(2, digits_to_separate(means)))
-        for case, ests in found.items():
-            if name in ests:
-                out.setdefault(case, {})[name] = f"{ests[name].text(digits)} (95 %, {ests[name].n} videos)"
+    for name in names:
+        if name not in FIELDS or FIELDS[name].kind is not Kind.NUMBER:
+            continue
+        found = _repeats(records, _column(records, FIELDS[name]))
+        digits = min(3, max(2, digits_to_separate([e.mean for e in found.values()])))
+        for case, est in found.items():
+            out.setdefault(case, {})[name] = f"{est.text(digits)} (95 %, {est.n} videos)"
     return out
 
 
