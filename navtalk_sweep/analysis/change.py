@@ -104,27 +104,28 @@ def _seam(diff: np.ndarray, region: np.ndarray, reach: float) -> float:
     sector = (angle // (360 / SECTORS)).astype(np.int32)
     top = np.abs(((np.arange(SECTORS) + 0.5) * 360 / SECTORS) - 90) < 45
     values, where = diff[near], signed[near]
-    found = []
-    for k in range(SECTORS):
-        if top[k]:
-            continue
-        mine = sector == k
-        v, d = values[mine], where[mine]
-
-        def ring(at: float, v: np.ndarray = v, d: np.ndarray = d) -> np.ndarray | None:
-            picked = np.abs(d - at) < 0.75
-            return v[picked].mean(0) if picked.sum() >= 5 else None
-
-        def step(at: float) -> float | None:
-            a, b = ring(at - reach), ring(at + reach)
-            return None if a is None or b is None else float(np.linalg.norm(a - b))
-
-        edge = step(0.0)
-        if edge is None:
-            continue
-        beside = [x for x in (step(-2.5 * reach), step(2.5 * reach)) if x is not None]
-        found.append(max(0.0, edge - max(beside, default=0.0)))
+    found = [step for k in range(SECTORS) if not top[k]
+             and (step := _edge_step(values[sector == k], where[sector == k], reach)) is not None]
     return max(found, default=0.0)
+
+
+def _edge_step(values: np.ndarray, where: np.ndarray, reach: float) -> float | None:
+    """The step of ``values`` (at signed distances ``where`` from an edge) across the edge, less the larger
+    step beside it; None when the rings hold too few pixels."""
+
+    def ring(at: float) -> np.ndarray | None:
+        picked = np.abs(where - at) < 0.75
+        return values[picked].mean(0) if picked.sum() >= 5 else None
+
+    def step(at: float) -> float | None:
+        a, b = ring(at - reach), ring(at + reach)
+        return None if a is None or b is None else float(np.linalg.norm(a - b))
+
+    edge = step(0.0)
+    if edge is None:
+        return None
+    beside = [v for v in (step(-2.5 * reach), step(2.5 * reach)) if v is not None]
+    return max(0.0, edge - max(beside, default=0.0))
 
 
 def _detail(grey: np.ndarray) -> float:
