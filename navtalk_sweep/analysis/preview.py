@@ -7,6 +7,8 @@ mode, the central band's edges (blue ticks). A contact sheet lays cells out alon
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -39,9 +41,6 @@ def encode_png(rgb: np.ndarray) -> bytes:
 
 def write_png(path: str | Path, rgb: np.ndarray) -> None:
     """Atomically: two measures of one stored video (other faces or controls) may write its strip at once."""
-    import os
-    import tempfile
-
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "wb") as f:
