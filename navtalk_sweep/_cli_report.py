@@ -113,8 +113,19 @@ def cmd_drift(args: argparse.Namespace) -> int:
 
 
 class _Quiet(http.server.SimpleHTTPRequestHandler):
+    """A run directory's files, never cached: the report is rewritten within the second its last version
+    was, and a browser asking "modified since" that second got 304 and kept "Still running" for ever."""
+
     def log_message(self, format: str, *args: Any) -> None:
-        pass  # a refreshing page asks every 10 s: no line per request
+        pass  # a refreshing page asks every few seconds: no line per request
+
+    def send_head(self) -> Any:
+        del self.headers["If-Modified-Since"]  # file times have one-second resolution here
+        return super().send_head()
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
 
 
 def serve_run(run_dir: Path, port: int, ready: Any = None) -> None:

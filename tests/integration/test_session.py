@@ -222,6 +222,9 @@ def test_the_report_is_rewritten_while_the_run_goes_and_served_on_loopback(tmp_p
         assert where["url"].startswith("http://127.0.0.1:")
         page = httpx.get(where["url"], timeout=5)
         assert page.status_code == 200 and "navtalk-sweep run" in page.text
+        # never "not modified": the page is rewritten within the second of its last version
+        again = httpx.get(where["url"], headers={"If-Modified-Since": page.headers["Last-Modified"]}, timeout=5)
+        assert again.status_code == 200 and again.headers["Cache-Control"] == "no-store"
     finally:
         where["server"].shutdown()
         thread.join(5)
