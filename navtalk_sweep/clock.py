@@ -3,8 +3,8 @@
 With :func:`run_virtual`, ``asyncio.sleep`` and ``loop.time()`` follow a virtual clock
 that jumps straight to the next timer whenever nothing is ready to run, so thousands
 of tasks that each "take" minutes finish in a fraction of a second, with no real
-sleeps and the same order of events as in real time. Only code that never waits on
-real sockets or threads can run on it (the in-process mock is such code).
+sleeps and the same order of events as in real time. Work in threads takes no virtual
+time; while the loop has no timer at all it blocks until a thread (or a socket) wakes it.
 """
 
 from __future__ import annotations
@@ -49,6 +49,10 @@ class _JumpingSelector(selectors.SelectSelector):
         self._clock = clock
 
     def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
+        if timeout is None:
+            # no timer at all: only a thread's result (the loop's self-pipe) or a socket can wake the
+            # loop, and polling for it would spin a core that the thread needs
+            return super().select(None)
         ready = super().select(0)
         if not ready and timeout:
             self._clock.advance(timeout)
