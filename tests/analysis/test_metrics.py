@@ -62,10 +62,12 @@ def test_other_peoples_speech_rarely_matches_the_mouth(measured, speech):
 @pytest.mark.parametrize("delay", [-0.1, 0.1, 0.2, 0.3])
 @pytest.mark.parametrize("clip", CLIPS)
 def test_a_copy_with_its_sound_delayed_reports_the_delay(clip, delay, measured, speech):
-    # the picture's own packets, untouched (retalking_1's variable frame rate kept); only the sound moves
+    # the picture's own packets, untouched (retalking_1's variable frame rate kept); only the sound moves,
+    # so the mouth measured on the original stands for the copy's: its sound is read back from the file
     own = speech[clip]
     moved = np.concatenate([np.zeros(int(delay * RATE), np.float32), own]) if delay > 0 else own[int(-delay * RATE) :]
-    offset = analyse_video(replace_sound(MEDIA / clip, moved)).values["av_offset"]
+    offset = lip_sync(*measured[clip].mouth, read_speech(replace_sound(MEDIA / clip, moved))).offset
+    assert offset is not None
     # measured: within 0.01 s of the delay on three clips, 0.02 s on PC-AVS (224 px, noisy, 4.4 s)
     assert offset - measured[clip].values["av_offset"] == pytest.approx(delay, abs=FRAME)
 
