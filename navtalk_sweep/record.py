@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import math
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
@@ -71,9 +72,13 @@ class Check:
         return {"check": self.check, "ok": self.ok, "detail": self.detail}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseRecord:
-    """One case's result. Fields after ``checks`` are written only when they hold something."""
+    """One case's result. Fields after ``checks`` are written only when they hold something.
+
+    A run of 50,000 cases holds 50,000 of these: slots, not a ``__dict__`` each, and records read
+    from JSON share their keys, short strings and empty mappings (:meth:`from_dict`).
+    """
 
     case_id: str
     outcome: Outcome
@@ -176,18 +181,49 @@ class CaseRecord:
         for key, value in data.items():
             (known if key in _NAMES else extra)[key] = value
         known["outcome"] = verdict
-        known["tags"] = tuple(known.get("tags") or ())
-        known["status_history"] = tuple(known.get("status_history") or ())
-        known["checks"] = tuple(Check(str(c.get("check")), bool(c.get("ok")), str(c.get("detail")))
+        if known.get("key") == case_id:
+            known["key"] = case_id
+        known["tags"] = tuple(_shared(t) for t in known.get("tags") or ())
+        known["status_history"] = tuple(_shared(h) for h in known.get("status_history") or ())
+        known["checks"] = tuple(Check(_shared(str(c.get("check"))), bool(c.get("ok")), _shared(str(c.get("detail"))))
                                 for c in known.get("checks") or () if isinstance(c, Mapping))
-        known["notes"] = tuple(str(n) for n in known.get("notes") or ())
+        known["notes"] = tuple(_shared(str(n)) for n in known.get("notes") or ())
         for name in ("params", "request", "metrics", "images"):
-            known[name] = dict(known.get(name) or {})
+            known[name] = _shared(known.get(name) or _EMPTY)
+        if known.get("facts"):
+            known["facts"] = _shared(known["facts"])
         known.pop("extra", None)
-        return cls(**known, extra=extra)
+        return cls(**known, extra=extra or _EMPTY)
 
 
 _NAMES: Final = frozenset(f.name for f in fields(CaseRecord)) - {"extra"}
+class _Empty(dict[str, Any]):
+    """The one empty mapping records read from JSON share: a dict (JSON writes it as ``{}``) that refuses
+    to be filled, so sharing it cannot leak one record's change into another."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a record's mappings are read-only")
+
+    __setitem__ = __delitem__ = __ior__ = setdefault = update = pop = popitem = clear = _refuse
+
+
+_EMPTY: Final[Mapping[str, Any]] = _Empty()
+#: strings up to this length are interned: parameter names and values, statuses, notes, codecs
+_SHORT: Final = 100
+
+
+def _shared(value: Any) -> Any:
+    """``value`` with its keys and short strings interned, so that 50,000 records read from JSON hold one
+    copy of ``"bbox_shift"``, ``"processing"`` or a note each, not one per record (a third of their size)."""
+    if isinstance(value, str):
+        return sys.intern(value) if len(value) <= _SHORT else value
+    if isinstance(value, dict):
+        if not value:
+            return _EMPTY
+        return {sys.intern(k) if isinstance(k, str) else k: _shared(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shared(v) for v in value]
+    return value
 _ALWAYS: Final = ("case_id", "key", "repeat", "scenario", "label", "tags", "mode", "params", "request",
                   "speech_seconds", "task_id", "status_history", "final_status", "video_url", "error",
                   "submit_latency", "time_to_done", "polls", "retries", "submit_unknown")

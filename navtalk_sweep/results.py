@@ -371,8 +371,12 @@ def _read_searches(path: Path) -> list[dict[str, Any]]:
     return data
 
 
-def load_run(path: str | os.PathLike[str]) -> Run:
-    """A run directory, or a bare ``results.jsonl``; records rebuilt from the journal when needed."""
+def load_run(path: str | os.PathLike[str], records: list[CaseRecord] | None = None) -> Run:
+    """A run directory, or a bare ``results.jsonl``; records rebuilt from the journal when needed.
+
+    ``records``: the run's records when the caller holds them (the session that just wrote them),
+    not read a second time: at 50,000 cases a second copy is 100 MB.
+    """
     p = Path(path)
     if p.is_file():
         return Run(p.parent, {}, _read_jsonl(p))
@@ -385,6 +389,8 @@ def load_run(path: str | os.PathLike[str]) -> Run:
         except json.JSONDecodeError as exc:
             raise RunError(f"{p / META}: not JSON ({exc.msg})") from None
     searches = _read_searches(p / SEARCH)
+    if records is not None:
+        return Run(p, meta, records, searches)
     if (p / RESULTS).exists():
         return Run(p, meta, _read_jsonl(p / RESULTS), searches)
     if (p / JOURNAL).exists():

@@ -283,7 +283,7 @@ class Sweep:
             self.dir.write_meta(meta)
             if self.sources:
                 self.dir.write_search([source.summary() for source in self.sources])
-        comparison = publish(self.run_dir, self.baseline) if self.report else None
+        comparison = publish(self.run_dir, self.baseline, records=records) if self.report else None
         return SweepResult(self.run_dir, records, status, runner.stop_reason, comparison)
 
     def _start_meta(self) -> RunMeta:

@@ -6,6 +6,7 @@ import json
 import os
 from pathlib import Path
 
+from navtalk_sweep.record import CaseRecord
 from navtalk_sweep.report._html import write_html
 from navtalk_sweep.report.compare import Comparison, compare_runs
 from navtalk_sweep.report.junit import write_junit
@@ -14,14 +15,16 @@ from navtalk_sweep.results import load_run
 COMPARISON = "comparison.json"
 
 
-def publish(run_dir: str | os.PathLike[str], baseline: str | os.PathLike[str] | None = None) -> Comparison | None:
+def publish(run_dir: str | os.PathLike[str], baseline: str | os.PathLike[str] | None = None, *,
+            records: list[CaseRecord] | None = None) -> Comparison | None:
     """Render the run's report files; with ``baseline``, compare first and keep the comparison beside them.
 
     Without a baseline, a comparison kept by an earlier call is shown again (re-rendering never
-    forgets regressions). Returns the new comparison, if one was made.
+    forgets regressions). ``records``: the run's, when the caller holds them. Returns the new
+    comparison, if one was made.
     """
     path = Path(run_dir)
-    run = load_run(path)
+    run = load_run(path, records)
     comparison = None
     shown = None
     if baseline is not None:

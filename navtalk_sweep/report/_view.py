@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import combinations
 from typing import Any
 
@@ -265,22 +265,20 @@ def intervals(records: Sequence[CaseRecord], names: Sequence[str]) -> dict[str, 
     return out
 
 
-def rows(run: Run, cols: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The compact per-case data the page's script works on: column values, then what the detail shows
-    (``ci``: the case's interval over its repeats, per column, when it was repeated)."""
+def rows(run: Run, cols: Sequence[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The compact per-case data the page's script works on, one case at a time: column values, then what
+    the detail shows (``ci``: the case's interval over its repeats, per column, when it was repeated)."""
     declared = [c["name"] for c in cols if not c.get("param")]
     spread = intervals(run.records, declared)
-    out = []
     for i, r in enumerate(run.records):
-        out.append({
+        yield {
             **({"ci": spread[r.case_id]} if r.case_id in spread else {}),
             "i": i, "id": r.case_id, "key": r.key, "v": {name: r.value(name) for name in declared},
             "params": dict(r.params), "task": r.task_id, "video": r.video or r.video_url,
             "request": dict(r.request), "history": [dict(h) for h in r.status_history], "facts": r.facts,
             "metrics": dict(r.metrics) or None, "checks": [c.as_dict() for c in r.checks], "review": r.review,
             "images": dict(r.images), "notes": list(r.notes),
-        })
-    return out
+        }
 
 
 # -- a search: what each study tried, found and spent ----------------------------------------------
