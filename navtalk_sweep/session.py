@@ -246,7 +246,8 @@ class Sweep:
         self.dir.write_meta(meta)
         journal = self.dir.open_journal()
 
-        live = LiveReport(self.run_dir, every=self.live_every) if self.report and self.live_every is not None else None
+        live = LiveReport(self.run_dir, every=self.live_every, earlier=replayed.records) \
+            if self.report and self.live_every is not None else None
 
         def emit(event: Event) -> None:
             if self.record and isinstance(event, CaseFinished):
@@ -254,7 +255,7 @@ class Sweep:
                 event = replace(event, records=[redact_record(r, [self.target.license]) for r in event.records])
             journal(event)
             if live is not None and isinstance(event, CaseFinished):
-                live.finished()
+                live.finished(event.key, event.records)
             if self.on_event is not None:
                 self.on_event(event)
 
@@ -269,6 +270,7 @@ class Sweep:
         finally:
             # interrupted or not, what finished is written out: no result is lost
             journal.close()
+            live = None  # its references to every record: the journal's are read next
             keys = [j.key for j in self.jobs] + [k for source in self.sources for t in source.mine()
                                                  if source.complete(t.params) for k in source.keys(t.params)]
             records = self.dir.replayed().in_order(dict.fromkeys(keys))

@@ -210,11 +210,21 @@ def test_the_live_report_waits_four_times_as_long_as_its_last_rewrite_took(monke
 
     monkeypatch.setattr(_live.time, "monotonic", lambda: now[0])
     monkeypatch.setattr(_live, "write_html", write)
-    monkeypatch.setattr(_live, "RunDirectory", lambda d: SimpleNamespace(
-        replayed=lambda: SimpleNamespace(records={}), read_meta=lambda: SimpleNamespace(to_dict=dict)))
+    monkeypatch.setattr(_live, "RunDirectory", lambda d: SimpleNamespace(read_meta=lambda: SimpleNamespace(to_dict=dict)))
     live = _live.LiveReport(tmp_path, every=1.0)
-    for _ in range(12):  # a case finishes every second
+    for n in range(12):  # a case finishes every second
         now[0] += 1.0
-        live.finished()
+        live.finished(f"c{n}", [])
     # at 1 s (then 2 s of writing), not again until 8 s after it ended: at 11 s; at most a fifth of the time
     assert written == [1.0, 11.0]
+
+
+def test_the_live_report_shows_a_resumed_run_s_earlier_cases_and_each_that_finishes(tmp_path):
+    from navtalk_sweep.report import LiveReport
+
+    run = make_run(tmp_path / "r", [])
+    earlier, new = CaseRecord.from_dict(record("c1")), CaseRecord.from_dict(record("c2", "failed"))
+    live = LiveReport(run.path, every=0.0, earlier={"c1": [earlier]})
+    live.finished("c2", [new])
+    data = json.loads(re.search(r'id="navtalk-data">(.*?)</script>', (run.path / "report.html").read_text()).group(1))
+    assert [(row["id"], row["v"]["outcome"]) for row in data["rows"]] == [("c1", "passed"), ("c2", "failed")]
