@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,8 +25,8 @@ from navtalk_sweep.errors import RunError
 from navtalk_sweep.record import CaseRecord
 from navtalk_sweep.runner import CaseFinished, Event, JobState, advance, event_from_dict
 
-__all__ = ["SEARCH", "Journal", "Replayed", "Run", "RunDirectory", "RunLock", "RunMeta", "load_run", "new_run_id",
-           "read_journal", "replay", "write_json", "write_meta", "write_results"]
+__all__ = ["SEARCH", "Journal", "Replayed", "Run", "RunDirectory", "RunLock", "RunMeta", "finished_records", "in_order",
+           "load_run", "new_run_id", "read_journal", "replay", "write_json", "write_meta", "write_results"]
 
 JOURNAL, RESULTS, META, LOCK = "journal.jsonl", "results.jsonl", "run.json", ".lock"
 #: what a search found: each study's trials, best setting and the controls' importances (for the report)
@@ -144,18 +144,25 @@ class Journal:
         self._fh.close()
 
 
-def read_journal(path: Path) -> Iterator[Event]:
-    """Events of a journal; a torn last line (the process was killed mid-write) is skipped."""
+def read_journal(path: Path, only: type[Event] | None = None) -> Iterator[Event]:
+    """Events of a journal (``only`` those of one kind); a torn last line (the process was killed
+    mid-write) is skipped."""
     if not path.exists():
         return
+    # a line that does not name the kind cannot be one: not decoded (four of five lines are polls)
+    named = f'"{only.__name__}"' if only is not None else ""
     with path.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.endswith("\n"):
                 return  # torn write
+            if named not in line:
+                continue
             try:
-                yield event_from_dict(json.loads(line))
+                event = event_from_dict(json.loads(line))
             except (KeyError, TypeError, ValueError) as exc:  # JSONDecodeError is a ValueError
                 raise RunError(f"{path}:{n}: unreadable journal line ({exc})") from None
+            if only is None or isinstance(event, only):
+                yield event
 
 
 @dataclass
@@ -167,7 +174,22 @@ class Replayed:
 
     def in_order(self, keys: Iterable[str]) -> list[CaseRecord]:
         """The records of these jobs, in the order given (plan order), skipping jobs with none."""
-        return [r for key in keys for r in self.records.get(key, ())]
+        return in_order(self.records, keys)
+
+
+def finished_records(path: Path) -> dict[str, list[CaseRecord]]:
+    """Each job's last records, as the journal tells them: only its ``CaseFinished`` lines are read
+    (what a finished run needs; :func:`replay` also rebuilds every job's state)."""
+    out: dict[str, list[CaseRecord]] = {}
+    for event in read_journal(path, CaseFinished):
+        if isinstance(event, CaseFinished):
+            out[event.key] = event.records
+    return out
+
+
+def in_order(records: Mapping[str, list[CaseRecord]], keys: Iterable[str]) -> list[CaseRecord]:
+    """The records of these jobs, in the order given (plan order), skipping jobs with none."""
+    return [r for key in keys for r in records.get(key, ())]
 
 
 def replay(events: Iterable[Event]) -> Replayed:
@@ -309,6 +331,10 @@ class RunDirectory:
         """What the journal says of each job (nothing when there is no journal yet)."""
         return replay(read_journal(self.journal_file))
 
+    def finished_records(self) -> dict[str, list[CaseRecord]]:
+        """Each job's last records (nothing when there is no journal yet)."""
+        return finished_records(self.journal_file)
+
     def lock(self) -> RunLock:
         return RunLock(self.path)
 
@@ -394,6 +420,5 @@ def load_run(path: str | os.PathLike[str], records: list[CaseRecord] | None = No
     if (p / RESULTS).exists():
         return Run(p, meta, _read_jsonl(p / RESULTS), searches)
     if (p / JOURNAL).exists():
-        replayed = replay(read_journal(p / JOURNAL))
-        return Run(p, meta, [r for recs in replayed.records.values() for r in recs], searches)
+        return Run(p, meta, [r for recs in finished_records(p / JOURNAL).values() for r in recs], searches)
     raise RunError(f"{p}: not a navtalk-sweep run (no {RESULTS} or {JOURNAL})")

@@ -45,6 +45,7 @@ from navtalk_sweep.results import (
     Replayed,
     RunDirectory,
     RunMeta,
+    in_order,
     load_run,
     new_run_id,
 )
@@ -273,7 +274,7 @@ class Sweep:
             live = None  # its references to every record: the journal's are read next
             keys = [j.key for j in self.jobs] + [k for source in self.sources for t in source.mine()
                                                  if source.complete(t.params) for k in source.keys(t.params)]
-            records = self.dir.replayed().in_order(dict.fromkeys(keys))
+            records = in_order(self.dir.finished_records(), dict.fromkeys(keys))
             records = self._adopt_videos(records)
             if self.measure:
                 records = self._attach_posters(records)
