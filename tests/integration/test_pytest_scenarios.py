@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -143,11 +144,13 @@ def test_regressions_against_a_baseline_fail_the_session(project):
     assert result.ret == 1
 
 
-def test_a_busy_run_directory_stops_the_session_with_exit_2(project):
+def test_a_busy_run_directory_stops_the_session_with_exit_2(project, monkeypatch):
     run_dir = project.path / "busy"
     run_dir.mkdir()
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # ours alone: the others cost 4 s of start-up
     with RunLock(run_dir):
-        result = project.runpytest_subprocess("scenarios/every_voice.yaml", "--navtalk-run-dir", str(run_dir))
+        result = project.runpytest_subprocess("scenarios/every_voice.yaml", "-p", "navtalk_sweep.plugin",
+                                              "--navtalk-run-dir", str(run_dir))
     assert result.ret == 2
     result.stdout.fnmatch_lines([f"*error: {run_dir}: in use by pid * on * (one writer per run directory)*"])
 
@@ -183,9 +186,10 @@ def test_ctrl_c_leaves_a_resumable_run_directory(project):
     config = project.makefile(".yaml", mock="timing: 'fixed:60'\n")
     run_dir = project.path / "interrupted"
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "scenarios/every_voice.yaml", "-p", "no:cacheprovider",
-                             "--navtalk-mock-clock", "real", "--navtalk-mock-config", str(config),
-                             "--navtalk-run-dir", str(run_dir)], cwd=project.path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                             "-p", "navtalk_sweep.plugin", "--navtalk-mock-clock", "real", "--navtalk-mock-config",
+                             str(config), "--navtalk-run-dir", str(run_dir)], cwd=project.path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})  # ours alone: 4 s less start-up
     journal = run_dir / "journal.jsonl"
     deadline = time.monotonic() + 60
     while not (journal.exists() and "CaseSubmitted" in journal.read_text()):
