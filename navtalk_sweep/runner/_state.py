@@ -27,7 +27,7 @@ from navtalk_sweep.runner._events import (
 from navtalk_sweep.scenario import Case
 
 
-@dataclass
+@dataclass(slots=True)
 class JobState:
     """What is known of one job (one distinct request, one repeat)."""
 
@@ -68,7 +68,7 @@ def advance(state: JobState, event: Event) -> None:
             state.submitting = False
 
 
-@dataclass
+@dataclass(slots=True)
 class Job:
     """One distinct request, once per repeat: what is paid for once."""
 

@@ -91,7 +91,7 @@ class Axis:
         return tuple(k for k, _ in self.values[0].params) if self.values else ()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Case:
     """One request to send, with what it must do and how to name it."""
 

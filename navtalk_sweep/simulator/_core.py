@@ -63,7 +63,7 @@ def _audio_bytes(raw: str) -> bytes:
     return base64.b64decode(raw, validate=True)
 
 
-@dataclass
+@dataclass(slots=True)
 class Task:
     task_id: str
     request_id: str
