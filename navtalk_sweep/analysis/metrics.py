@@ -243,12 +243,11 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
                   reference: Reference | None = None) -> VideoMetrics:
     """Measure a video (path or bytes); ``speech`` (16 kHz mono) defaults to its own sound track; given the
     ``reference`` face the request sent, also what the video changed of it (``analysis.change``)."""
-    import cv2
-
     out = VideoMetrics()
     if is_placeholder(source if isinstance(source, bytes) else str(source)):
         out.notes.append("the mock's placeholder video (it could not see the face): not measured")
         return out
+    import cv2  # after the placeholder's answer: a run of placeholders never loads it (26 MB)
     times: list[float] = []
     rows: list[list[float]] = []
     row_times: list[float] = []
