@@ -25,12 +25,12 @@ class LiveReport:
     Wall time, not the run's clock: on the virtual clock a whole run takes a second and is only
     reported at its end. A failure to render is not the run's failure: the final report says it.
     A page grows with the run, and so does the time to write it: the next rewrite waits at least
-    ``SHARE_INVERSE`` times as long as the last one took, so rewriting costs at most a fifth of the
+    ``SHARE_INVERSE`` times as long as the last one took, so rewriting costs at most a tenth of the
     run (a 5,000-case run on the virtual clock rewrote a page of seconds every 10 s: most of its time).
     """
 
     #: wait at least this many times the last rewrite's own duration before the next
-    SHARE_INVERSE = 4.0
+    SHARE_INVERSE = 9.0
 
     def __init__(self, run_dir: Path, *, every: float,
                  earlier: Mapping[str, Sequence[CaseRecord]] | None = None) -> None:

@@ -196,7 +196,7 @@ def test_marks_with_a_bad_rating_are_refused(tmp_path, capsys):
     assert capsys.readouterr().err == f"error: {marks}: rating of c1 must be 1 to 5, got 'great'\n"
 
 
-def test_the_live_report_waits_four_times_as_long_as_its_last_rewrite_took(monkeypatch, tmp_path):
+def test_the_live_report_waits_nine_times_as_long_as_its_last_rewrite_took(monkeypatch, tmp_path):
     from types import SimpleNamespace
 
     from navtalk_sweep.report import _live
@@ -212,11 +212,11 @@ def test_the_live_report_waits_four_times_as_long_as_its_last_rewrite_took(monke
     monkeypatch.setattr(_live, "write_html", write)
     monkeypatch.setattr(_live, "RunDirectory", lambda d: SimpleNamespace(read_meta=lambda: SimpleNamespace(to_dict=dict)))
     live = _live.LiveReport(tmp_path, every=1.0)
-    for n in range(12):  # a case finishes every second
+    for n in range(24):  # a case finishes every second
         now[0] += 1.0
         live.finished(f"c{n}", [])
-    # at 1 s (then 2 s of writing), not again until 8 s after it ended: at 11 s; at most a fifth of the time
-    assert written == [1.0, 11.0]
+    # at 1 s (then 2 s of writing), not again until 18 s after it ended: at 21 s; at most a tenth of the time
+    assert written == [1.0, 21.0]
 
 
 def test_the_live_report_shows_a_resumed_run_s_earlier_cases_and_each_that_finishes(tmp_path):
