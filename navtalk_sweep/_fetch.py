@@ -57,7 +57,7 @@ class Fetcher:
         if have_av():
             if digest not in self._probed:
                 self._probed[digest] = probe_video(str(dest)).as_dict()
-            out["facts"] = dict(self._probed[digest])
+            out["facts"] = self._probed[digest]  # read-only: every record of this content shares it
         if self.measure:
             found = await self._measure(key, dest)
             out.update({k: dict(v) if isinstance(v, dict) else v for k, v in found.items()})

@@ -420,7 +420,7 @@ class Runner:
     def _identity(case: Case) -> dict[str, Any]:
         """The fields of a record that name its case (the rest say what happened)."""
         return {"case_id": case.case_id, "scenario": case.scenario, "label": case.label, "tags": case.tags,
-                "mode": int(case.mode) if case.mode else None, "params": dict(case.params),
+                "mode": int(case.mode) if case.mode else None, "params": case.params,  # read-only: shared
                 "speech_seconds": case.speech_seconds}
 
     def _note_error(self, message: str) -> None:
