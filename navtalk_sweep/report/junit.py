@@ -5,6 +5,7 @@ Written as a stream, a case at a time: at 50,000 cases an element tree of the fi
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
@@ -23,9 +24,12 @@ _ATTR = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\
                        "\t": "&#09;"})
 
 
+#: the control characters XML 1.0 forbids (a service's message may hold any)
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def _text(value: Any) -> str:
-    # XML 1.0 forbids most control characters; a service's message may hold any
-    return "".join(ch for ch in str(value) if ch in "\t\n\r" or ord(ch) >= 0x20)
+    return _FORBIDDEN.sub("", str(value))
 
 
 def _attrs(**values: Any) -> str:
@@ -82,6 +86,7 @@ def junit_lines(run: Run) -> Iterator[str]:
 
 def junit_tree(run: Run) -> ET.ElementTree:
     """The file as an element tree (for a caller that wants to change it before writing)."""
+    # without the declaration line: ElementTree refuses a str that declares its encoding
     return ET.ElementTree(ET.fromstring("".join(junit_lines(run)).split("\n", 1)[1]))
 
 
