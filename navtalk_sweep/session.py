@@ -272,6 +272,8 @@ class Sweep:
             # interrupted or not, what finished is written out: no result is lost
             journal.close()
             live = None  # its references to every record: the journal's are read next
+            if self.service is not None:  # its tasks ended with the run (see _resumed)
+                self.service.simulator.forget_tasks()
             keys = [j.key for j in self.jobs] + [k for source in self.sources for t in source.mine()
                                                  if source.complete(t.params) for k in source.keys(t.params)]
             records = in_order(self.dir.finished_records(), dict.fromkeys(keys))

@@ -73,6 +73,8 @@ matrix:
         # (what the service counts; a recording replays on any host and port)
         assert rec.request_id == rec.case_id and rec.request["image_url"].startswith("https://mock.navtalk.invalid/")
     assert sweep.service.simulator.submits == {r.request_id: 2 for r in result.records}
+    # the run's in-process mock keeps its counts and drops its tasks (no one can poll them: memory at scale)
+    assert sweep.service.simulator.tasks == {} and sweep.service.simulator.calls["generate"] == 4
 
 
 def test_reuse_keeps_every_field_of_a_record(tmp_path):
