@@ -355,12 +355,12 @@ class Simulator:
                          "task_id": task.task_id}
             return Reply(200, body, delay=delay)
 
-    # -- inspection --------------------------------------------------------------------------
-
     def forget_tasks(self) -> None:
         """Drop every task, keeping the counts (calls, submits): a finished run's in-process mock is never
         polled again, and its end needs the memory (50,000 tasks with their requests are about 50 MB)."""
         self.tasks.clear()
+
+    # -- inspection --------------------------------------------------------------------------
 
     def task(self, task_id: str) -> Task | None:
         return self.tasks.get(task_id)
