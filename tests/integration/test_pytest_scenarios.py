@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -37,6 +36,19 @@ expect:
 def project(pytester):
     shutil.copytree(SCENARIOS, pytester.path / "scenarios")
     return pytester
+
+
+@pytest.fixture
+def plugin_alone(monkeypatch):
+    """``plugin_alone(*others)``: the arguments of an inner pytest in a subprocess that loads our plugin (and
+    ``others``) of the installed ones, no other: each costs start-up, 4-5 s a session with schemathesis,
+    playwright, hypothesis... The setting holds for in-process runs after the call too."""
+
+    def args(*others: str) -> list[str]:
+        monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+        return [arg for plugin in ("navtalk_sweep.plugin", *others) for arg in ("-p", plugin)]
+
+    return args
 
 
 def results(run_dir: Path) -> list[dict]:
@@ -144,23 +156,19 @@ def test_regressions_against_a_baseline_fail_the_session(project):
     assert result.ret == 1
 
 
-def test_a_busy_run_directory_stops_the_session_with_exit_2(project, monkeypatch):
+def test_a_busy_run_directory_stops_the_session_with_exit_2(project, plugin_alone):
     run_dir = project.path / "busy"
     run_dir.mkdir()
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # ours alone: the others cost 4 s of start-up
     with RunLock(run_dir):
-        result = project.runpytest_subprocess("scenarios/every_voice.yaml", "-p", "navtalk_sweep.plugin",
-                                              "--navtalk-run-dir", str(run_dir))
+        result = project.runpytest_subprocess("scenarios/every_voice.yaml", *plugin_alone(), "--navtalk-run-dir",
+                                              str(run_dir))
     assert result.ret == 2
     result.stdout.fnmatch_lines([f"*error: {run_dir}: in use by pid * on * (one writer per run directory)*"])
 
 
-def test_xdist_gives_the_same_outcomes_one_run_directory_and_one_report(project, monkeypatch):
+def test_xdist_gives_the_same_outcomes_one_run_directory_and_one_report(project, plugin_alone):
     project.makefile(".yaml", slowish=FAILING)
-    # only the plugins this needs: each of the five processes would load every installed one (5 s each)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    args = ["scenarios/quickstart.yaml", "slowish.yaml", "-p", "no:cacheprovider", "-p", "navtalk_sweep.plugin",
-            "-p", "xdist.plugin"]
+    args = ["scenarios/quickstart.yaml", "slowish.yaml", "-p", "no:cacheprovider", *plugin_alone("xdist.plugin")]
     plain = project.runpytest_subprocess(*args, "--navtalk-run-dir", "one")
     plain.assert_outcomes(passed=27, failed=10)
     spread = project.runpytest_subprocess(*args, "-n", "2", "--navtalk-run-dir", "two")
@@ -177,7 +185,7 @@ def test_xdist_gives_the_same_outcomes_one_run_directory_and_one_report(project,
     assert len(sent) == len(set(sent)) == 37
 
 
-def test_ctrl_c_leaves_a_resumable_run_directory(project):
+def test_ctrl_c_leaves_a_resumable_run_directory(project, plugin_alone):
     import signal
     import subprocess
     import sys
@@ -186,10 +194,9 @@ def test_ctrl_c_leaves_a_resumable_run_directory(project):
     config = project.makefile(".yaml", mock="timing: 'fixed:60'\n")
     run_dir = project.path / "interrupted"
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "scenarios/every_voice.yaml", "-p", "no:cacheprovider",
-                             "-p", "navtalk_sweep.plugin", "--navtalk-mock-clock", "real", "--navtalk-mock-config",
-                             str(config), "--navtalk-run-dir", str(run_dir)], cwd=project.path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"})  # ours alone: 4 s less start-up
+                             *plugin_alone(), "--navtalk-mock-clock", "real", "--navtalk-mock-config", str(config),
+                             "--navtalk-run-dir", str(run_dir)], cwd=project.path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
     journal = run_dir / "journal.jsonl"
     deadline = time.monotonic() + 60
     while not (journal.exists() and "CaseSubmitted" in journal.read_text()):
@@ -229,7 +236,7 @@ def test_k_selects_what_the_label_shows_and_ini_patterns_may_be_absolute(project
     result.stdout.fnmatch_lines(["*navtalk_scenarios: '../elsewhere/*.yaml' names no file*"])
 
 
-def test_a_paid_session_has_the_cli_s_budget_and_confirmation(project, monkeypatch):
+def test_a_paid_session_has_the_cli_s_budget_and_confirmation(project, monkeypatch, plugin_alone):
     # a loopback port that is not navtalk-sweep's mock may be a proxy to the paid service (issue 20, item 11)
     monkeypatch.setenv("NAVTALK_LICENSE", "sk-test-paid")
     paid = ["scenarios/quickstart.yaml", "--navtalk-target", "http://127.0.0.1:9", "-p", "no:cacheprovider"]
@@ -247,8 +254,7 @@ def test_a_paid_session_has_the_cli_s_budget_and_confirmation(project, monkeypat
     submits = [e for e in events(project.path / "b") if e["event"] == "SubmitStarted"]
     assert len({e["key"] for e in submits}) == 3, budget.stdout.str()
     # on xdist workers the refusal is each item's failure (a worker's exit is a crash the controller restarts)
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
-    spread = project.runpytest_subprocess(*paid, "-p", "navtalk_sweep.plugin", "-p", "xdist.plugin", "-n", "2")
+    spread = project.runpytest_subprocess(*paid, *plugin_alone("xdist.plugin"), "-n", "2")
     spread.assert_outcomes(failed=27)
     assert "crashed" not in spread.stdout.str()
     spread.stdout.fnmatch_lines(["*the navtalk sweep did not start: error: about to send 27 paid tasks*"])
