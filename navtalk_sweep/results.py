@@ -172,10 +172,6 @@ class Replayed:
     states: dict[str, JobState] = field(default_factory=dict)
     records: dict[str, list[CaseRecord]] = field(default_factory=dict)
 
-    def in_order(self, keys: Iterable[str]) -> list[CaseRecord]:
-        """The records of these jobs, in the order given (plan order), skipping jobs with none."""
-        return in_order(self.records, keys)
-
 
 def finished_records(path: Path) -> dict[str, list[CaseRecord]]:
     """Each job's last records, as the journal tells them: only its ``CaseFinished`` lines are read
