@@ -309,8 +309,22 @@ class StudySource:
             trial = self.study.ask(self.distributions)
             trial.set_user_attr("run", self.run_id)
             self._handles[trial.number] = trial
+            if self._past_budget(trial.number):
+                return
             for job in self._begin(trial.number, dict(trial.params)):
                 yield job
+
+    def _past_budget(self, number: int) -> bool:
+        """Fail trial ``number`` unpaid if it lies past the study's budget: processes sharing a study count
+        its trials, then ask, so two can ask the last one; the study's numbering decides which is past."""
+        from optuna.trial import TrialState
+
+        counted = sorted(t.number for t in self._trials(TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING))
+        if number in counted[: self.search.trials]:
+            return False
+        self._tell(number, None, note=f"asked past the study's budget of {self.search.trials} trials (another "
+                                      "process asked at the same time): nothing sent")
+        return True
 
     def _begin(self, number: int, params: dict[str, Any]) -> list[Job]:
         """Start a trial: the jobs to run for it (none when its value is known or its jobs have ended)."""

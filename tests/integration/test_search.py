@@ -134,11 +134,39 @@ def test_two_processes_share_one_search(tmp_path):
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
     study = optuna.load_study(study_name="tune", storage=search.open_storage(str(storage), tmp_path))
-    assert len(study.trials) == 16
-    assert all(t.state is not optuna.trial.TrialState.RUNNING for t in study.trials)
+    within, past = study.trials[:16], study.trials[16:]
+    assert len(within) == 16 and all(t.state is not optuna.trial.TrialState.RUNNING for t in within)
+    for trial in past:  # both asked the last trial at once: the one numbered past the budget paid nothing
+        assert trial.state is optuna.trial.TrialState.FAIL and "past the study's budget" in trial.user_attrs["note"]
     numbers = [[r["trial"]["number"] for r in read_results(tmp_path / f"run{i}")] for i in range(2)]
     assert numbers[0] and numbers[1], "one process did the whole search"
     assert not set(numbers[0]) & set(numbers[1])  # no trial ran in both
+
+
+def test_two_processes_asking_the_last_trial_at_once_pay_for_one(tmp_path, monkeypatch):
+    opened = search.open_storage
+
+    def racing(url, run_dir, *, owned=False):
+        storage = opened(url, run_dir, owned=owned)
+        create = storage.create_new_trial
+
+        def create_new_trial(study_id, template_trial=None):
+            if template_trial is None and len(storage.get_all_trials(study_id, deepcopy=False)) == 9:
+                create(study_id)  # another process asks the budget's last trial between this one's count and ask
+            return create(study_id, template_trial)
+
+        storage.create_new_trial = create_new_trial
+        return storage
+
+    monkeypatch.setattr(search, "open_storage", racing)
+    result, submits = run(load_plan([scenario(tmp_path, 10)]), tmp_path / "run")
+    assert result.ok
+    study = study_of(tmp_path / "run")
+    rival, past = study.trials[9], study.trials[10:]
+    assert rival.state is optuna.trial.TrialState.RUNNING and "run" not in rival.user_attrs  # the other's
+    assert [t.state for t in past] == [optuna.trial.TrialState.FAIL]
+    assert "past the study's budget of 10 trials" in past[0].user_attrs["note"]
+    assert {r.trial["number"] for r in result.records} <= set(range(9)) and submits == len(result.records)
 
 
 def test_the_budget_and_dry_run_count_a_search_at_its_most(tmp_path):
