@@ -36,6 +36,7 @@ __all__ = [
     "Kind",
     "Outcome",
     "numeric_fields",
+    "shared",
     "weighted",
 ]
 
@@ -183,15 +184,15 @@ class CaseRecord:
         known["outcome"] = verdict
         if known.get("key") == case_id:
             known["key"] = case_id
-        known["tags"] = tuple(_shared(t) for t in known.get("tags") or ())
-        known["status_history"] = tuple(_shared(h) for h in known.get("status_history") or ())
-        known["checks"] = tuple(Check(_shared(str(c.get("check"))), bool(c.get("ok")), _shared(str(c.get("detail"))))
+        known["tags"] = tuple(shared(t) for t in known.get("tags") or ())
+        known["status_history"] = tuple(shared(h) for h in known.get("status_history") or ())
+        known["checks"] = tuple(Check(shared(str(c.get("check"))), bool(c.get("ok")), shared(str(c.get("detail"))))
                                 for c in known.get("checks") or () if isinstance(c, Mapping))
-        known["notes"] = tuple(_shared(str(n)) for n in known.get("notes") or ())
+        known["notes"] = tuple(shared(str(n)) for n in known.get("notes") or ())
         for name in ("params", "request", "metrics", "images"):
-            known[name] = _shared(known.get(name) or _EMPTY)
+            known[name] = shared(known.get(name) or _EMPTY)
         if known.get("facts"):
-            known["facts"] = _shared(known["facts"])
+            known["facts"] = shared(known["facts"])
         known.pop("extra", None)
         return cls(**known, extra=extra or _EMPTY)
 
@@ -219,18 +220,18 @@ _EMPTY: Final[Mapping[str, Any]] = _Empty()
 _SHORT: Final = 100
 
 
-def _shared(value: Any) -> Any:
-    """``value`` with its keys and short strings interned, so that 50,000 records read from JSON hold one
-    copy of ``"bbox_shift"``, ``"processing"`` or a note each, not one per record (with slots: 5.8 -> 2.6 KB
-    a record)."""
+def shared(value: Any) -> Any:
+    """``value`` (parsed JSON, kept read-only) with its keys and short strings interned, so that 50,000
+    records read from JSON hold one copy of ``"bbox_shift"``, ``"processing"`` or a note each, not one per
+    record (with slots: 5.8 -> 2.6 KB a record); the mock keeps its tasks' requests the same way."""
     if isinstance(value, str):
         return sys.intern(value) if len(value) <= _SHORT else value
     if isinstance(value, dict):
         if not value:
             return _EMPTY
-        return {sys.intern(k) if isinstance(k, str) else k: _shared(v) for k, v in value.items()}
+        return {sys.intern(k) if isinstance(k, str) else k: shared(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_shared(v) for v in value]
+        return [shared(v) for v in value]
     return value
 
 

@@ -32,6 +32,7 @@ from navtalk_sweep.contract import (
 )
 from navtalk_sweep.errors import ContractViolation
 from navtalk_sweep.media import audio_seconds
+from navtalk_sweep.record import shared
 from navtalk_sweep.simulator._config import Fault, SimulatorConfig
 from navtalk_sweep.simulator._faults import FAULT_KINDS, FaultAnswer, FaultStage, RetryAfter, kinds_at
 from navtalk_sweep.simulator._replay import Replayer
@@ -306,7 +307,7 @@ class Simulator:
         speech = self._speech_seconds(body) if fail_later is None else fail_later
         duration = self.config.timing.duration(speech if isinstance(speech, float) else 1.0, self._rng)
         task = Task(task_id, rid, self.clock(), duration, duration * self.config.timing.processing_at,
-                    speech if isinstance(speech, float) else 0.0, request=redact_request(sent))
+                    speech if isinstance(speech, float) else 0.0, request=shared(redact_request(sent)))
         if isinstance(speech, str):
             task.fate, task.message = "failed", speech
         else:

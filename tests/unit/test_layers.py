@@ -70,7 +70,7 @@ def test_lower_layers_import_no_http_library():
     ("navtalk_sweep.client", ["AsyncNavTalkClient", "Endpoint", "NavTalkClient", "RecordingTransport", "Submitted",
                               "TaskStatus"]),
     ("navtalk_sweep.record", ["BAD_OUTCOMES", "FIELDS", "Better", "CaseRecord", "Check", "Field", "Kind", "Outcome",
-                              "numeric_fields", "weighted"]),
+                              "numeric_fields", "shared", "weighted"]),
     ("navtalk_sweep.session", ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult",
                                "Target", "TargetKind", "load_mock_config", "load_plan", "read_meta",
                                "resume_sweep", "run_sweep"]),
