@@ -58,6 +58,23 @@ def test_all_pass_on_a_healthy_service():
     assert sum(sim.submits.values()) == 10 and runner.stop_reason is None
 
 
+def test_a_job_waiting_for_a_slot_holds_no_task():
+    # 53,200 jobs, each a task waiting on a semaphore from the start, were most of a large run's memory
+    clock = ManualClock()
+    service = create_service(seed=1, clock=clock)
+    alive = []
+
+    async def main():
+        async with httpx.AsyncClient(transport=MockTransport(service)) as http:
+            runner = Runner(AsyncNavTalkClient(Endpoint("sk-test"), http), RunOptions(concurrency=4),
+                            lambda event: alive.append(len(asyncio.all_tasks())), now=asyncio.get_running_loop().time)
+            await runner.run(plan_jobs(cases(200), 1))
+
+    run_virtual(main(), clock)
+    assert sum(service.simulator.submits.values()) == 200
+    assert max(alive) <= 4 + 2, max(alive)  # the slots' tasks, the feeder and the run itself
+
+
 def test_submit_is_never_retried_after_it_may_have_arrived():
     records, sim, _, _ = run(cases(6), {"faults": [{"kind": "drop", "endpoint": "submit", "times": 2},
                                                    {"kind": "http_500", "endpoint": "submit", "times": 1}]})
