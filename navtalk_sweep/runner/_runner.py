@@ -445,7 +445,7 @@ class Runner:
             rec = CaseRecord(
                 key=job.key, repeat=job.repeat, **self._identity(case), outcome=Outcome.SKIPPED,
                 request=redact_request(sent), request_id=request_id(sent), task_id=st.task_id,
-                status_history=tuple(dict(h) for h in st.history),
+                status_history=tuple(st.history),  # read-only; a state only appends
                 submit_latency=round(st.latency, 4) if st.latency is not None else None, polls=st.polls,
                 retries=st.retries, submit_unknown=unknown, **happened)
             verdict, checks = evaluate(case.expect, rec, forced=outcome, rejected=rejected, unknown=unknown)
