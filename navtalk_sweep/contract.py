@@ -217,13 +217,17 @@ def redact(text: str, secrets: tuple[str, ...] | list[str] = ()) -> str:
     return _KEY_PATTERNS.sub(lambda m: redact_license(m.group(0)), text)
 
 
-def redact_request(body: Mapping[str, Any], *, keep_base64: int = 24) -> dict[str, Any]:
-    """A submit body fit for a report: licence redacted, base64 shortened."""
+def redact_request(body: Mapping[str, Any], *, keep_base64: int = 24) -> Mapping[str, Any]:
+    """A submit body fit for a report (read-only): licence redacted, base64 shortened; ``body`` itself when
+    it already is (a run's 50,000 records share their cases' requests instead of copying them)."""
+    b64 = body.get("audio_base64")
+    long = isinstance(b64, str) and len(b64) > keep_base64
+    if "license" not in body and not long:
+        return body
     out = dict(body)
     if "license" in out:
         out["license"] = redact_license(str(out["license"]))
-    b64 = out.get("audio_base64")
-    if isinstance(b64, str) and len(b64) > keep_base64:
+    if isinstance(b64, str) and long:
         out["audio_base64"] = f"{b64[:keep_base64]}… ({len(b64)} chars)"
     return out
 

@@ -410,14 +410,14 @@ class Runner:
 
     # -- endings -----------------------------------------------------------------------------
 
-    def _as_sent(self, case: Case) -> dict[str, Any]:
-        """The body as sent (local files as their URLs), without the licence."""
+    def _as_sent(self, case: Case) -> Mapping[str, Any]:
+        """The body as sent (local files as their URLs), without the licence; read-only."""
         if not case.files:
-            return dict(case.request)
+            return case.request
         try:
             body = case.body("", self.media_url)
         except (ValueError, OSError):
-            return dict(case.request)
+            return case.request
         body.pop("license")
         return body
 

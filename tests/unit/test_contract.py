@@ -57,3 +57,8 @@ def test_redact_request_shortens_base64_and_hides_licence():
     out = redact_request({"license": "sk-test-abcdefgh", "audio_base64": "A" * 1000})
     assert out["license"] == "sk-…efgh"
     assert out["audio_base64"].endswith("(1000 chars)") and len(out["audio_base64"]) < 60
+    sent = {"license": "sk-test-abcdefgh", "audio_base64": "A" * 1000}
+    redact_request(sent)
+    assert sent["license"] == "sk-test-abcdefgh"  # the body sent is not changed
+    fit = {"image_url": "https://example.com/a.jpg", "audio_base64": "QUJD"}
+    assert redact_request(fit) is fit  # nothing to hide: shared, not copied (a record per case holds it)
