@@ -221,14 +221,14 @@ def redact_request(body: Mapping[str, Any], *, keep_base64: int = 24) -> Mapping
     """A submit body fit for a report (read-only): licence redacted, base64 shortened; ``body`` itself when
     it already is (a run's 50,000 records share their cases' requests instead of copying them)."""
     b64 = body.get("audio_base64")
-    long = isinstance(b64, str) and len(b64) > keep_base64
-    if "license" not in body and not long:
+    short = f"{b64[:keep_base64]}… ({len(b64)} chars)" if isinstance(b64, str) and len(b64) > keep_base64 else None
+    if "license" not in body and short is None:
         return body
     out = dict(body)
     if "license" in out:
         out["license"] = redact_license(str(out["license"]))
-    if isinstance(b64, str) and long:
-        out["audio_base64"] = f"{b64[:keep_base64]}… ({len(b64)} chars)"
+    if short is not None:
+        out["audio_base64"] = short
     return out
 
 
