@@ -268,10 +268,14 @@ class StudySource:
         by one, so a kill during ``ask`` leaves a running trial with some of them."""
         return all(d.name in params for d in self.dimensions)
 
-    def _used(self) -> int:
+    def _counted(self) -> list[optuna.trial.FrozenTrial]:
+        """The trials that count against the budget: every one asked (running, complete or failed)."""
         from optuna.trial import TrialState
 
-        return len(self._trials(TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING))
+        return self._trials(TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING)
+
+    def _used(self) -> int:
+        return len(self._counted())
 
     def _known_value(self, params: Mapping[str, Any]) -> tuple[int, float | None] | None:
         """An earlier finished trial of the same setting: its number and value (None: it failed)."""
@@ -317,10 +321,7 @@ class StudySource:
     def _past_budget(self, number: int) -> bool:
         """Fail trial ``number`` unpaid if it lies past the study's budget: processes sharing a study count
         its trials, then ask, so two can ask the last one; the study's numbering decides which is past."""
-        from optuna.trial import TrialState
-
-        counted = sorted(t.number for t in self._trials(TrialState.COMPLETE, TrialState.FAIL, TrialState.RUNNING))
-        if number in counted[: self.search.trials]:
+        if number in sorted(t.number for t in self._counted())[: self.search.trials]:
             return False
         self._tell(number, None, note=f"asked past the study's budget of {self.search.trials} trials (another "
                                       "process asked at the same time): nothing sent")
