@@ -218,7 +218,8 @@ class Runner:
         try:
             if self.stop_reason is not None:
                 raise _Stop
-            if st.task_id is None:
+            submitted_here = st.task_id is None
+            if submitted_here:
                 if st.submitting and not self.options.resubmit_unknown:
                     self._finish(job, unknown=True, error="submit unknown: the run stopped after sending the submit "
                                  "and before its answer; use --resubmit-unknown to pay for it again")
@@ -229,7 +230,7 @@ class Runner:
                     return
                 if not await self._submit(job):
                     return
-            await self._poll(job)
+            await self._poll(job, submitted_here=submitted_here)
         except _Stop:
             self._finish(job, outcome=Outcome.SKIPPED, final=False,
                          error=f"not finished: run stopped ({self.stop_reason})")
@@ -335,13 +336,16 @@ class Runner:
                      f"connection(s) and {limited} rate limit(s) (no task was created)")
         return False
 
-    async def _poll(self, job: Job) -> None:
+    async def _poll(self, job: Job, *, submitted_here: bool) -> None:
         st = job.state
         assert st.task_id is not None and st.submitted_at is not None
         speech = job.case.speech_seconds
         elapsed = self.now() - st.submitted_at
         last_status = st.last_status or "started"
-        last_unfinished = elapsed if st.history else 0.0
+        # when the task was last seen unfinished, by this process: a task an earlier process submitted may
+        # have ended while none watched, so its first look here bounds its duration from above only, and
+        # learning from it would stretch every later first poll by the dead time
+        last_unfinished: float | None = 0.0 if submitted_here else None
         delay = max(0.0, self.schedule.first_delay(speech) - elapsed) if not st.history else \
             self.schedule.next_delay(speech, elapsed)
         errors = 0
@@ -378,7 +382,7 @@ class Runner:
             else:
                 st.polls += 1  # not journaled: see _state
             if status.status in TERMINAL_STATUSES:
-                if status.status == "done":
+                if status.status == "done" and last_unfinished is not None:
                     self.schedule.observe(speech, last_unfinished, at)
                 await self._complete(job, status, at)
                 return

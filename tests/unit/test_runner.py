@@ -11,7 +11,16 @@ import pytest
 from mock_server import MockTransport, create_service
 from navtalk_sweep.client import AsyncNavTalkClient, Endpoint
 from navtalk_sweep.clock import ManualClock, run_virtual
-from navtalk_sweep.runner import CaseFinished, PollSchedule, Runner, RunOptions, SubmitRetried, plan_jobs
+from navtalk_sweep.runner import (
+    CaseFinished,
+    CaseSubmitted,
+    PollSchedule,
+    Runner,
+    RunOptions,
+    SubmitRetried,
+    advance,
+    plan_jobs,
+)
 from navtalk_sweep.scenario import load_text
 from navtalk_sweep.simulator import SimulatorConfig
 
@@ -249,3 +258,30 @@ def test_a_stuck_task_gives_up_at_the_learned_deadline_not_the_case_timeout():
     records, *_ = run(cases(30), {"timing": "fixed:8", "faults": [{"kind": "never_finish", "times": 1}]},
                       concurrency=4, case_timeout=100, deadline_factor=None)
     assert [r.error for r in records if r.outcome == "timeout"] == ["timed out after 100 s (last status 'processing')"]
+
+
+def test_tasks_that_ended_while_no_process_watched_teach_the_schedule_nothing():
+    """A resumed run's tasks may have ended during the dead time: done at the first look says only
+    "somewhere before now". Learning that stretched every later first poll (a killed-and-resumed
+    run in CI polled 25 s late for tasks of 0.3-1.0 s)."""
+    clock = ManualClock()
+    service = create_service(seed=1, clock=clock, config=SimulatorConfig.from_dict({"timing": "fixed:8"}))
+    jobs = plan_jobs(cases(12))
+    events = []
+
+    async def main():
+        async with httpx.AsyncClient(transport=MockTransport(service)) as http:
+            client = AsyncNavTalkClient(Endpoint("sk-test"), http)
+            for job in jobs[:6]:  # an earlier process submitted these, then died
+                submitted = await client.submit(job.case.body("sk-test", None))
+                advance(job.state, CaseSubmitted(0.0, job.key, submitted.task_id, 0.0))
+            clock.advance(300)  # nobody watched for five minutes
+            runner = Runner(client, RunOptions(concurrency=6), events.append, now=asyncio.get_running_loop().time)
+            await runner.run(jobs)
+
+    run_virtual(main(), clock)
+    records = {r.key: r for e in events if isinstance(e, CaseFinished) for r in e.records}
+    assert all(records[job.key].outcome == "passed" for job in jobs)
+    # the new tasks take 8 s: first poll at the prior (5 s), then every 1.5 s; not at half the dead time
+    late = [records[job.key].time_to_done for job in jobs[6:]]
+    assert max(late) <= 8 + 1.5, late
