@@ -11,6 +11,7 @@ import asyncio
 import functools
 import hashlib
 import json
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from navtalk_sweep.analysis import pool
 from navtalk_sweep.client import AsyncNavTalkClient
 from navtalk_sweep.errors import ClientError, InvalidArgument
 from navtalk_sweep.media import have_av, is_placeholder, probe_video
+from navtalk_sweep.record import shared
 from navtalk_sweep.results import RunDirectory
 from navtalk_sweep.scenario import Case
 
@@ -53,14 +55,15 @@ class Fetcher:
         size = await self.client.download(url, part)
         dest = self.dir.store_video(part)
         digest = dest.stem
-        out: dict[str, Any] = {"video": f"videos/{dest.name}", "video_bytes": size}
+        # named by content: many records of a sweep name the same few files, and share the name
+        out: dict[str, Any] = {"video": sys.intern(f"videos/{dest.name}"), "video_bytes": size}
         if have_av():
             if digest not in self._probed:
                 self._probed[digest] = probe_video(str(dest)).as_dict()
             out["facts"] = self._probed[digest]  # read-only: every record of this content shares it
         if self.measure:
             found = await self._measure(key, dest)
-            out.update({k: dict(v) if isinstance(v, dict) else v for k, v in found.items()})
+            out.update({k: shared(v) if isinstance(v, dict) else v for k, v in found.items()})  # a copy each
         return out
 
     async def _measure(self, key: str, video: Path) -> dict[str, Any]:

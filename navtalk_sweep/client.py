@@ -14,6 +14,7 @@ import email.utils
 import json
 import math
 import os
+import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -149,7 +150,8 @@ def read_status(response: httpx.Response, task_id: str) -> TaskStatus:
     if not isinstance(status, str) or not status:
         raise MalformedResponse(f"query_status {task_id}: no status in the answer")
     url = body.get("video_url")
-    return TaskStatus(status, url if isinstance(url, str) and url else None, error_message(body))
+    # a status is one of a handful of words, kept by every record and job state: one copy of each
+    return TaskStatus(sys.intern(status), url if isinstance(url, str) and url else None, error_message(body))
 
 
 def _transport_error(exc: httpx.HTTPError, what: str, endpoint: Endpoint) -> TransportError:

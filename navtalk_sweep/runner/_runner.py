@@ -446,9 +446,11 @@ class Runner:
         records = []
         for case in job.cases:
             sent = self._as_sent(case)
+            # the case's id is the hash of its request: sent as declared (no local file), it is the same id
+            rid = case.case_id if sent is case.request else request_id(sent)
             rec = CaseRecord(
                 key=job.key, repeat=job.repeat, **self._identity(case), outcome=Outcome.SKIPPED,
-                request=redact_request(sent), request_id=request_id(sent), task_id=st.task_id,
+                request=redact_request(sent), request_id=rid, task_id=st.task_id,
                 status_history=tuple(st.history),  # read-only; a state only appends
                 submit_latency=round(st.latency, 4) if st.latency is not None else None, polls=st.polls,
                 retries=st.retries, submit_unknown=unknown, **happened)

@@ -11,11 +11,11 @@ change; every other field is exact.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from navtalk_sweep.record import StatusAt
 from navtalk_sweep.runner._events import (
     CaseFinished,
     CaseSubmitted,
@@ -36,7 +36,7 @@ class JobState:
     task_id: str | None = None
     submitted_at: float | None = None
     latency: float | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[StatusAt] = field(default_factory=list)
     polls: int = 0
     retries: int = 0
     finished: bool = False
@@ -55,7 +55,7 @@ def advance(state: JobState, event: Event) -> None:
         state.submitted_at = event.t - event.latency
     elif isinstance(event, StatusObserved):
         at = event.t - (state.submitted_at if state.submitted_at is not None else event.t)
-        state.history.append({"status": sys.intern(event.status), "t": round(at, 3)})  # one "done" for all
+        state.history.append(StatusAt(event.status, round(at, 3)))
         state.polls = event.polls
     elif isinstance(event, SubmitRetried):
         state.retries += 1

@@ -69,7 +69,7 @@ def test_lower_layers_import_no_http_library():
                                "write_json", "write_meta", "write_results"]),
     ("navtalk_sweep.client", ["AsyncNavTalkClient", "Endpoint", "NavTalkClient", "RecordingTransport", "Submitted",
                               "TaskStatus"]),
-    ("navtalk_sweep.record", ["BAD_OUTCOMES", "FIELDS", "Better", "CaseRecord", "Check", "Field", "Kind", "Outcome",
+    ("navtalk_sweep.record", ["BAD_OUTCOMES", "FIELDS", "Better", "CaseRecord", "Check", "Field", "Kind", "Outcome", "StatusAt",
                               "numeric_fields", "shared", "weighted"]),
     ("navtalk_sweep.session", ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult",
                                "Target", "TargetKind", "load_mock_config", "load_plan", "read_meta",

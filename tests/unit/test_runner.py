@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from mock_server import MockTransport, create_service
 from navtalk_sweep.client import AsyncNavTalkClient, Endpoint
 from navtalk_sweep.clock import ManualClock, run_virtual
+from navtalk_sweep.record import CaseRecord
 from navtalk_sweep.runner import (
     CaseFinished,
     CaseSubmitted,
@@ -285,3 +287,16 @@ def test_tasks_that_ended_while_no_process_watched_teach_the_schedule_nothing():
     # the new tasks take 8 s: first poll at the prior (5 s), then every 1.5 s; not at half the dead time
     late = [records[job.key].time_to_done for job in jobs[6:]]
     assert max(late) <= 8 + 1.5, late
+
+
+def test_a_record_reads_back_from_json_as_the_runner_made_it():
+    records, *_ = run(cases(3))
+    for rec in records:
+        text = json.dumps(rec.to_dict())
+        again = CaseRecord.from_dict(json.loads(text))
+        assert again == rec and json.dumps(again.to_dict()) == text
+        assert [dict(h) for h in rec.status_history] == json.loads(text)["status_history"]
+        assert rec.status_history[-1] == {"status": "done", "t": rec.time_to_done}
+    # a history entry a newer version wrote with more in it is kept whole
+    newer = {**records[0].to_dict(), "status_history": [{"status": "done", "t": 1.0, "progress": 100}]}
+    assert CaseRecord.from_dict(newer).to_dict()["status_history"] == [{"status": "done", "t": 1.0, "progress": 100}]
