@@ -63,8 +63,8 @@ BAD_OUTCOMES: Final = frozenset({Outcome.FAILED, Outcome.ERROR, Outcome.TIMEOUT,
 
 
 class _Empty(dict[str, Any]):
-    """The one empty mapping records share (made empty or read from JSON): a dict (JSON writes it as ``{}``) that refuses
-    to be filled, so sharing it cannot leak one record's change into another."""
+    """The one empty mapping records share (made empty or read from JSON): a dict (JSON writes it as
+    ``{}``) that refuses to be filled, so sharing it cannot leak one record's change into another."""
 
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("a record's mappings are read-only")
