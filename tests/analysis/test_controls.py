@@ -12,7 +12,8 @@ import shutil
 import numpy as np
 import pytest
 
-from navtalk_sweep.analysis._io import read_frames, read_image
+from navtalk_sweep._measure import measure_video
+from navtalk_sweep.analysis._io import read_frames, read_image, read_speech
 from navtalk_sweep.analysis.face import Controls, detect_face, regions
 from navtalk_sweep.analysis.render import mark_box, render_result
 from navtalk_sweep.session import Target, load_plan, run_sweep
@@ -109,3 +110,17 @@ def test_cheek_widths_past_the_face_and_raw_parsing_raise_the_seam(sweep):
     # on macron.png: 9.3 levels, 10.1 with both cheeks at 200, 10.0 in raw mode (the sector the blend leaves
     # the skin in); averaged over the whole edge, they read 6.3, 5.8 and 5.6 (issue 17)
     assert wide > 1.05 * plain and raw > 1.05 * plain, (plain, wide, raw)
+
+
+def test_a_blend_that_paints_over_a_dark_collar_is_still_found_at_its_half_alpha_line(tmp_path):
+    # people_0.png: jaw mode's dilation leaves the chin for a dark neckline, where the generator's skin
+    # differs from the source by far more than on the face; half the region's median change then lay in
+    # the blend's faint tail (region_iou 0.775); the edge is now found against the change just inside it
+    face = tmp_path / "people_0.png"
+    shutil.copy(MEDIA / "sadtalker_people_0.png", face)
+    speech = read_speech(DATA / "obama_2s_mono.wav")
+    request = {"image_url": "https://example.com/people_0.png", "audio_url": "https://example.com/o.wav"}
+    video = tmp_path / "result.mp4"
+    video.write_bytes(render_result(face.read_bytes(), speech, Controls()))
+    measured = measure_video(video, tmp_path, face, request)
+    assert measured["metrics"]["region_iou"] >= 0.8, measured["metrics"]
