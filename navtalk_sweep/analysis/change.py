@@ -257,16 +257,16 @@ def _measure(diffs: list[np.ndarray], detail: list[tuple[float, float]], scale: 
     if region.any():  # the edge where the change falls to half its level inside: a blend's alpha of 0.5
         half = max(CHANGED, 0.5 * float(np.median(static[region])))
         region = _component(((static > half) | (moving > MOVED)) & valid)
-    edge = _at_half(static, region, RIM * max(h, w) / 256) if region.any() else region
+    trimmed = _at_half(static, region, RIM * max(h, w) / 256) if region.any() else region
     predicted = _shrunk(comparison.predicted, scale, (h, w))
     if not region.any():
         out.notes.append("no region of the face changed against the source: region measures left out")
     else:
         if predicted is not None:
             inside = (predicted >= 0.5) & valid
-            union = (edge | inside).sum()
-            out.values["region_iou"] = round(float((edge & inside).sum() / union), 3) if union else 0.0
-        top = _top_edge(edge)
+            union = (trimmed | inside).sum()
+            out.values["region_iou"] = round(float((trimmed & inside).sum() / union), 3) if union else 0.0
+        top = _top_edge(trimmed)
         if comparison.mask_line is not None and top is not None:
             out.values["mask_line_error"] = round(top / scale - comparison.mask_line, 1) + 0.0
         out.values["seam"] = round(_seam(median, region, SEAM_REACH * max(h, w) / 256), 2)
