@@ -257,11 +257,11 @@ def _measure(diffs: list[np.ndarray], detail: list[tuple[float, float]], scale: 
     if region.any():  # the edge where the change falls to half its level inside: a blend's alpha of 0.5
         half = max(CHANGED, 0.5 * float(np.median(static[region])))
         region = _component(((static > half) | (moving > MOVED)) & valid)
-    trimmed = _at_half(static, region, RIM * max(h, w) / 256) if region.any() else region
     predicted = _shrunk(comparison.predicted, scale, (h, w))
     if not region.any():
         out.notes.append("no region of the face changed against the source: region measures left out")
     else:
+        trimmed = _at_half(static, region, RIM * max(h, w) / 256)  # the seam reads the untrimmed edge
         if predicted is not None:
             inside = (predicted >= 0.5) & valid
             union = (trimmed | inside).sum()
