@@ -75,9 +75,17 @@ def _cached(tenths: int) -> bytes:
         return FALLBACK.read_bytes()
 
 
+_encoding = threading.Lock()
+
+
 def result_video(seconds: float) -> bytes:
-    """An MP4 about ``seconds`` long (to 0.1 s; at least 0.5 s)."""
-    return _cached(max(5, round(seconds * 10)))
+    """An MP4 about ``seconds`` long (to 0.1 s; at least 0.5 s).
+
+    One encode at a time: the tasks of a sweep end together and mostly share a duration, so without the
+    lock each download thread encoded the same placeholder before the first one reached the cache.
+    """
+    with _encoding:
+        return _cached(max(5, round(seconds * 10)))
 
 
 _rendered: OrderedDict[str, bytes] = OrderedDict()

@@ -117,3 +117,33 @@ def test_result_video_falls_back_to_the_bundled_file_without_pyav(monkeypatch):
     finally:
         video._cached.cache_clear()
     assert data == video.FALLBACK.read_bytes() and data[4:8] == b"ftyp"
+
+
+def test_downloads_that_arrive_together_encode_a_placeholder_once(monkeypatch):
+    """A sweep's tasks end together and share a duration: each placeholder is encoded once, not once a thread."""
+    import threading
+
+    from mock_server import video
+
+    calls: list[float] = []
+    second = threading.Event()
+
+    def encode(seconds: float) -> bytes:
+        calls.append(seconds)
+        if len(calls) > 1:
+            second.set()
+        second.wait(0.5)  # holds the first encode until a second one starts, if one ever can
+        return b"mp4:%d" % len(calls)
+
+    video._cached.cache_clear()
+    monkeypatch.setattr(video, "_encode", encode)
+    try:
+        threads = [threading.Thread(target=video.result_video, args=(4.0,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert video.result_video(4.0) == b"mp4:1"
+    finally:
+        video._cached.cache_clear()
+    assert calls == [4.0]
