@@ -26,6 +26,18 @@ DATA = Path(__file__).resolve().parent / "data"
 FAKE_LICENSE = "sk-test-0000secret"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules that mostly wait (a test marked ``slow``: real clocks, SIGKILL trials, soak) go to the
+    workers first, then the rest by size, as xdist would order them (``--no-loadscope-reorder``). Started
+    last, the waiting modules were the suite's last 30 s with both cores nearly idle."""
+    modules = [item.nodeid.split("::")[0] for item in items]
+    size = {m: modules.count(m) for m in dict.fromkeys(modules)}
+    first = {m: modules.index(m) for m in size}
+    waits = {m for m, item in zip(modules, items, strict=True) if item.get_closest_marker("slow")}
+    order = {id(item): (m not in waits, -size[m], first[m]) for m, item in zip(modules, items, strict=True)}
+    items.sort(key=lambda item: order[id(item)])
+
+
 @pytest.fixture
 def fake_license() -> str:
     return FAKE_LICENSE

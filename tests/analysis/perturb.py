@@ -27,7 +27,6 @@ class Clip:
     faces: list[Face | None]
 
 
-@cache
 @cache  # each clip's frames and faces once per process, not once per test
 def clip(path: Path) -> Clip:
     import cv2

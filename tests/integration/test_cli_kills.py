@@ -13,6 +13,7 @@ import sys
 import time
 
 import httpx
+import pytest
 import yaml
 
 from tests.conftest import FAKE_LICENSE, SCENARIOS, read_results
@@ -20,6 +21,7 @@ from tests.integration.test_cli_run import FAST, cli, kill_at
 from tests.servers import mock_process
 
 
+@pytest.mark.slow  # six SIGKILLs of a real-clock run
 def test_killed_runs_resume_without_paying_twice_or_losing_results(tmp_path):
     config = tmp_path / "mock.yaml"
     config.write_text(yaml.safe_dump({"timing": {"model": "uniform", "low": 0.3, "high": 1.0}}))
