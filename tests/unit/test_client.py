@@ -93,6 +93,19 @@ def test_status_answers(client):
     assert request.url.params["license"] == FAKE_LICENSE and request.url.params["task_id"] == "t"
 
 
+@pytest.mark.parametrize("status_url", [STATUS, STATUS + "?region=eu&task_id=stale"])
+def test_a_poll_carries_the_licence_and_task_id_whatever_characters_they_hold(status_url):
+    licence, task = "sk-test a+b&c=d/é?#%", "t 1/2?x=y&z"
+    with respx.mock() as router, httpx.Client() as http:
+        router.get(url__startswith=STATUS).mock(return_value=httpx.Response(200, json={"status": "processing"}))
+        NavTalkClient(Endpoint(licence, status_url=status_url), http).status(task)
+        url = router.calls.last.request.url
+    assert url.copy_with(query=None) == httpx.URL(STATUS)
+    params = dict(url.params.multi_items())
+    assert params.pop("license") == licence and params.pop("task_id") == task  # the URL's own stale id replaced
+    assert params == ({"region": "eu"} if "?" in status_url else {})
+
+
 @pytest.mark.parametrize(("exc", "sent"), [(httpx.ConnectError("refused"), False),
                                            (httpx.ConnectTimeout("slow"), False),
                                            (httpx.ReadTimeout("no answer"), True),
