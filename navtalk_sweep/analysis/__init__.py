@@ -18,6 +18,6 @@ def available() -> bool:
     """Whether the ``face`` extra is installed (nothing heavy is imported to find out).
 
     Asked once a process: each search scans the import path under the import lock, and the mock asks
-    for every result video (a fifth of a 5,000-case run's CPU went to it, mostly threads queueing).
+    for every result video (a tenth of a 5,000-case run's CPU, and threads queueing on the lock).
     """
     return all(find_spec(name) is not None for name in ("mediapipe", "cv2", "av", "numpy"))
