@@ -326,7 +326,7 @@ class _Builder:
                 check(k, v, ("include", i, k))
         plan = ScenarioPlan(sc.name, axes, rules, defaults, [dict(x) for x in sc.include], faces, speech,
                             sc.sample, sc.expect, tuple(sc.tags), self.smap.path, sc.search, sc.choose,
-                            {k: self.smap.position((*self.loc, k), key=True) for k in ("matrix", "sample")
+                            {k: self.smap.position((*self.loc, k), key=True) for k in ("matrix", "sample", "exclude")
                              if k in sc.model_fields_set})
         self._check_contract(plan)
         if outside:

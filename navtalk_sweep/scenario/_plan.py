@@ -163,6 +163,13 @@ class ScenarioPlan:
     def grid(self) -> Grid:
         return Grid([len(a.values) for a in self.axes], self.rules)
 
+    def _grid_count(self, pinned: dict[int, int] | None = None) -> int:
+        """The grid's count, or this scenario's one-line error where its rules make it uncountable."""
+        try:
+            return self.grid.count(pinned)
+        except GridTooLarge as exc:
+            raise self.error(str(exc), "exclude") from None
+
     @cached_property
     def _pairwise(self) -> list[Index]:
         try:
@@ -192,10 +199,7 @@ class ScenarioPlan:
             return self.searched_most() + len(self.include)
         if self.sample.method == "pairwise":
             return len(self._pairwise) + len(self.include)
-        try:
-            grid = self.grid.count()
-        except GridTooLarge as exc:
-            raise self.error(str(exc)) from None
+        grid = self._grid_count()
         if self.sample.method == "random":
             assert self.sample.n is not None
             grid = min(self.sample.n, grid)
@@ -324,7 +328,7 @@ class ScenarioPlan:
         axes = self.speech_axes
         for values in product(*(range(len(self.axes[a].values)) for a in axes)):
             pinned = dict(zip(axes, values, strict=True))
-            n = self.grid.count(pinned)
+            n = self._grid_count(pinned)
             if n:
                 params: dict[str, Scalar] = {}
                 for a, v in pinned.items():
@@ -348,7 +352,7 @@ class ScenarioPlan:
                 voices[str(case.request["voice"])] += n
             seconds += case.speech_seconds * n
 
-        available = self.grid.count()
+        available = self._grid_count()
         selected = self.count() - len(self.include)
         if self.search is not None:
             for params in self.combinations():
