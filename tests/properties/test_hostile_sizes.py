@@ -71,7 +71,8 @@ def test_validate_and_plan_of_any_scenario_stay_small(tmp_path_factory, text):
     HEAD + "matrix:\n" + "".join(f"  {axis}: {{from: 0, to: 4000000000, step: 1}}\n"
                                  for axis in ("bbox_shift", "extra_margin", "left_cheek_width"))
     + "sample: {method: random, n: 5, seed: 3}\n",
-    # drawn by the explore profile: 21 or more rules over a grid too large to walk escaped as a traceback
+    # found probing the strategy's bounds by hand: 21 or more rules over a grid too large to walk escaped
+    # from validate and plan as a traceback
     HEAD + "matrix:\n  bbox_shift: {from: -1000000000000, to: 1000000000000, step: 1}\n"
     + "exclude:\n" + "".join(f"  - {{bbox_shift: [{v}, {v + 1}]}}\n" for v in range(21)),
 ], ids=["pairwise-one-huge-axis", "random-over-2^95", "many-rules-over-a-huge-grid"])
