@@ -1,4 +1,6 @@
-"""CLI commands over stored runs: report, serve, compare, merge, marks."""
+"""CLI commands over stored runs: report, serve, compare, merge, marks.
+
+The report and results modules are imported by the commands that use them (see ``_cli_run``)."""
 
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from navtalk_sweep.errors import RunError, UsageError
-from navtalk_sweep.report import compare_runs, format_comparison, merge_runs, publish
-from navtalk_sweep.results import load_run, write_results
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def _render(run_dir: Path, baseline: str | None) -> None:
     """Write report.html and junit.xml (and comparison.json), printing a baseline comparison."""
+    from navtalk_sweep.report import format_comparison, publish
+
     comparison = publish(run_dir, baseline)
     if comparison is not None:
         print(format_comparison(comparison, "text"))
@@ -33,12 +35,17 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from navtalk_sweep.report import compare_runs, format_comparison
+    from navtalk_sweep.results import load_run
+
     c = compare_runs(load_run(args.base), load_run(args.new), time_ratio=args.time_ratio)
     print(format_comparison(c, args.format))
     return EXIT_FAILED if c.regressions else EXIT_OK
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
+    from navtalk_sweep.report import merge_runs
+
     out = Path(args.out)
     for run_dir in args.runs:
         if Path(run_dir).resolve() == out.resolve():
@@ -51,6 +58,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_marks(args: argparse.Namespace) -> int:
     """Read reviewers' marks exported from the report back into the run's results."""
+    from navtalk_sweep.results import load_run, write_results
+
     run = load_run(args.run)
     if not Path(args.marks).is_file():
         raise RunError(f"{args.marks}: no such file (export the marks from the report's grid first)")

@@ -7,11 +7,13 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from navtalk_sweep.errors import InvalidArgument, ScenarioError, one_line
-from navtalk_sweep.scenario import Case, ScenarioPlan, load_scenarios
-from navtalk_sweep.simulator import SimulatorConfig
+
+if TYPE_CHECKING:  # imported where used: the CLI reads MAX_CASES for every command's parser
+    from navtalk_sweep.scenario import Case, ScenarioPlan
+    from navtalk_sweep.simulator import SimulatorConfig
 
 __all__ = ["MAX_CASES", "SweepPlan", "load_mock_config", "load_plan"]
 
@@ -45,6 +47,8 @@ def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int]
     Cases are counted before any is built: more than ``max_cases`` (None: no limit) is a
     ScenarioError naming the count.
     """
+    from navtalk_sweep.scenario import load_scenarios
+
     index, count = shard
     if not (isinstance(index, int) and isinstance(count, int) and 0 <= index < count):
         raise InvalidArgument(f"shard must be (index, count) with 0 <= index < count, got {shard!r}")
@@ -76,6 +80,8 @@ def load_plan(files: Sequence[str | os.PathLike[str]], *, shard: tuple[int, int]
 def load_mock_config(path: str | os.PathLike[str]) -> SimulatorConfig:
     """Simulator settings from a YAML or JSON file (timing, faults, licences, dialect)."""
     import yaml
+
+    from navtalk_sweep.simulator import SimulatorConfig
 
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))

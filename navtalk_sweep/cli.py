@@ -144,6 +144,10 @@ def _count(text: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # httpx's package imports its own command line (click, rich, pygments: a tenth of a second of every
+    # start) whenever they are installed, as test extras install them; this program never runs it, and
+    # a None entry makes that import fail into httpx's fallback (Python's documented sys.modules rule)
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -124,6 +124,19 @@ def test_top_level_api_is_pinned_and_lazy():
         assert getattr(navtalk_sweep, name) is not None
 
 
+def test_the_command_line_imports_what_its_command_needs():
+    """Every command builds the whole parser: it once imported the runner, client, report and session
+    (0.8 s of CPU before ``validate`` read a line); ``validate`` needs the scenario layer only."""
+    code = ("import sys; from navtalk_sweep.cli import build_parser; build_parser(); "
+            "print(sorted({'pydantic', 'httpx', 'jinja2', 'yaml', 'navtalk_sweep.runner', 'navtalk_sweep.session', "
+            "'navtalk_sweep.report', 'navtalk_sweep.scenario'} & set(sys.modules))); "
+            "from navtalk_sweep.cli import main; main(['validate', sys.argv[1]]); "
+            "print(sorted({'httpx', 'jinja2', 'navtalk_sweep.runner', 'navtalk_sweep.report'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code, str(ROOT / "scenarios" / "quickstart.yaml")],
+                         capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.splitlines() == ["[]", "ok: 1 scenario(s), 27 case(s)", "[]"]
+
+
 def test_lazy_exports_match_all():
     import navtalk_sweep
 
