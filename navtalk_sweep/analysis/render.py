@@ -50,6 +50,8 @@ CAVITY: Final = 0.45
 #: the skin it paints skin, this much of the way
 DRIFT: Final = np.array([7.0, 4.0, 2.0], dtype=np.float32)
 OFF_SKIN: Final = 0.9
+#: the neck, skin the generator keeps: the face's outline moved down by this share of its height
+NECK: Final = 0.3
 #: openness is drawn in this many steps (a still face is drawn once per step)
 LEVELS: Final = 32
 
@@ -86,13 +88,16 @@ def _stage(rgb: np.ndarray, face: Face, controls: Controls) -> _Stage | None:
     crop = rgb[by1:by2, bx1:bx2]
     sx, sy = WORK / (bx2 - bx1), WORK / (by2 - by1)
     work = cv2.resize(crop, (WORK, WORK), interpolation=cv2.INTER_AREA).astype(np.float32)
-    # the generator paints skin: off the face's outline its output is pulled toward the skin's colour
+    # the generator paints skin: off the skin (the face's outline, and the neck below it) its output is
+    # pulled toward the skin's colour. The neck is the outline moved down by NECK of its height: painting
+    # the neck as well gave every default blend a seam under the chin (the shadow there turned skin-bright)
     oval = ((face.hull("oval") - np.array([bx1, by1])) * np.array([sx, sy])).astype(np.int32)
     skin = np.zeros((WORK, WORK), np.uint8)
     cv2.fillPoly(skin, [oval], 255)
     lower = skin.copy()
     lower[: WORK // 2] = 0
     tone = np.asarray(cv2.mean(work, mask=lower if lower.any() else skin)[:3], dtype=np.float32)
+    cv2.fillPoly(skin, [oval + np.array([0, int(NECK * np.ptp(oval[:, 1]))], np.int32)], 255)
     off = cv2.GaussianBlur((skin == 0).astype(np.float32), (0, 0), 1.5)[..., None] * OFF_SKIN
     work = work * (1 - off) + tone * off + DRIFT
     # the mask line far from the mouth: the audio drives less of the lips and more of the rest,

@@ -113,7 +113,8 @@ def measure(c: Clip, copy: list[np.ndarray], predicted: np.ndarray | None = None
     collector = ChangeCollector(len(decoded))
     for frame, source, face in zip(decoded, c.frames, c.faces, strict=False):
         collector.add(frame, source, _mouth_box(face))
-    return collector.result(Comparison(predicted=predicted))
+    first = next(f for f in c.faces if f is not None)  # as a run passes the sent face's mouth
+    return collector.result(Comparison(predicted=predicted, mouth=(*first.mouth_center, first.mouth_width)))
 
 
 def upper_share(frames: list[np.ndarray]) -> float | None:

@@ -33,8 +33,8 @@ matrix:
   face: [portrait]
   bbox_shift: {from: -9, to: 9, step: 3}
 include:
-  - {face: portrait, speech: obama, bbox_shift: 0, left_cheek_width: 200, right_cheek_width: 200}
-  - {face: portrait, speech: obama, bbox_shift: 0, parsing_mode: raw}
+  - {face: small, speech: obama, left_cheek_width: 200, right_cheek_width: 200}
+  - {face: small, speech: obama, parsing_mode: raw}
   - {face: small, speech: obama}
   - {face: large, speech: obama}
 """
@@ -104,12 +104,12 @@ def test_no_pixel_outside_the_region_changes_and_the_render_is_repeatable():
 
 
 def test_cheek_widths_past_the_face_and_raw_parsing_raise_the_seam(sweep):
-    plain = sweep[("portrait", 0, 90, "jaw")].metrics["seam"]
-    wide = sweep[("portrait", 0, 200, "jaw")].metrics["seam"]
-    raw = sweep[("portrait", 0, 90, "raw")].metrics["seam"]
-    # on macron.png: 9.3 levels, 10.1 with both cheeks at 200, 10.0 in raw mode (the sector the blend leaves
-    # the skin in); averaged over the whole edge, they read 6.3, 5.8 and 5.6 (issue 17)
-    assert wide > 1.05 * plain and raw > 1.05 * plain, (plain, wide, raw)
+    plain = sweep[("small", 0, 90, "jaw")].metrics["seam"]
+    wide = sweep[("small", 0, 200, "jaw")].metrics["seam"]
+    raw = sweep[("small", 0, 90, "raw")].metrics["seam"]
+    # hallo_7: its crop holds background beside the jaw, which both take in. Macron's face fills its crop:
+    # raw mode takes no background there, and its seam does not rise (3.9 -> 3.5 levels; cheeks 4.9)
+    assert wide > 1.2 * plain and raw > 1.1 * plain, (plain, wide, raw)
 
 
 def test_a_blend_that_paints_over_a_dark_collar_is_still_found_at_its_half_alpha_line(tmp_path):
