@@ -40,8 +40,12 @@ MARK: Final = "SIMULATED"
 MAX_SIDE: Final = 720
 #: MuseTalk's working size: the face crop is regenerated at 256 x 256 and resized back
 WORK: Final = 256
-#: jaw drop at full loudness with the mask line on landmark 30, as a share of the mouth's width
-DROP: Final = 0.32
+#: jaw drop at full loudness with the mask line on landmark 30, as a share of the mouth's width (in the
+#: frame: the generator draws the face it is given, so a crop squeezed or stretched into 256 x 256 opens
+#: its mouth as far in the frame's pixels)
+DROP: Final = 0.45
+#: past landmark 30 the mask line nears the mouth still: the lips move more, up to this gain (0..1 is 28..30)
+NEAR_MOUTH: Final = 1.5
 #: the upper lip's lift, as a share of the jaw's drop
 LIFT: Final = 0.2
 #: an open mouth's inside: the lips' own pixels, this much darker
@@ -69,9 +73,9 @@ class _Stage:
 
 
 def lip_gain(face: Face, mask_line: float) -> float:
-    """0..1: where the mask line sits between landmark 28 (0) and landmark 30 (1)."""
+    """Where the mask line sits from landmark 28 (0) to landmark 30 (1), and on below it up to NEAR_MOUTH."""
     _, y28, _, y30 = face.bridge()
-    return float(np.clip((mask_line - y28) / max(1.0, y30 - y28), 0.0, 1.0))
+    return float(np.clip((mask_line - y28) / max(1.0, y30 - y28), 0.0, NEAR_MOUTH))
 
 
 def _stage(rgb: np.ndarray, face: Face, controls: Controls) -> _Stage | None:
@@ -105,14 +109,15 @@ def _stage(rgb: np.ndarray, face: Face, controls: Controls) -> _Stage | None:
     t = lip_gain(face, area.mask_line)
     cx, lip = face.mouth_center
     mx, ly, mw = (cx - bx1) * sx, (lip - by1) * sy, face.mouth_width * sx
-    soft = (1 - t) * 1.6
+    soft = (1 - min(t, 1.0)) * 1.6
     if soft > 0.05:
         blurred = cv2.GaussianBlur(work, (0, 0), soft)
         yy, xx = np.mgrid[0:WORK, 0:WORK].astype(np.float32)
         keep = np.clip(((xx - mx) / (0.9 * mw)) ** 2 + ((yy - ly) / (0.6 * mw)) ** 2 - 1, 0, 1)[..., None]
         work = work * (1 - keep) + blurred * keep
     top = (face.points[0, 1] - by1) * sy  # the upper lip's outer edge (mesh point 0)
-    return _Stage(rgb, box, alpha, work, (ly, mx, mw, float(top)), DROP * mw * (0.25 + 0.75 * t))
+    gain = DROP * face.mouth_width * sy * (0.25 + 0.75 * t)  # the frame's mouth width, in the crop's rows
+    return _Stage(rgb, box, alpha, work, (ly, mx, mw, float(top)), gain)
 
 
 def _draw(stage: _Stage, openness: float) -> np.ndarray:
