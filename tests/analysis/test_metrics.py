@@ -122,7 +122,6 @@ def test_an_offset_past_the_search_is_missing_with_a_note_not_a_number(speech):
     assert any("A/V offset is not placed" in note for note in late.notes), late.notes
 
 
-
 def _peak_rss_mb() -> float:
     with open("/proc/self/status", encoding="ascii") as status:
         return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
