@@ -22,7 +22,8 @@ class Outcome:
     grew: int = 0  # bytes: the child's peak resident memory over what it started with
 
 
-def _status(field: str) -> int:
+def proc_status(field: str) -> int:
+    """A memory field of /proc/self/status (VmSize, VmRSS, VmHWM...) in bytes (Linux)."""
     with open("/proc/self/status", encoding="ascii") as status:
         for line in status:
             if line.startswith(field + ":"):
@@ -43,13 +44,13 @@ def bounded(fn: Callable[[], int], *, memory: int = 256 * 2**20, seconds: int = 
         result: dict[str, object] = {"code": None, "stopped": ""}
         out, err = io.StringIO(), io.StringIO()
         try:
-            cap = _status("VmSize") + memory
-            start = _status("VmRSS")
+            cap = proc_status("VmSize") + memory
+            start = proc_status("VmRSS")
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
             resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
             with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
                 result["code"] = fn()
-            result["grew"] = _status("VmHWM") - start
+            result["grew"] = proc_status("VmHWM") - start
         except MemoryError:
             result["stopped"] = "memory"
         except BaseException as exc:  # noqa: BLE001 - reported to the parent

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -31,8 +32,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     workers first, then the rest by size, as xdist would order them (``--no-loadscope-reorder``). Started
     last, the waiting modules were the suite's last 30 s with both cores nearly idle."""
     modules = [item.nodeid.split("::")[0] for item in items]
-    size = {m: modules.count(m) for m in dict.fromkeys(modules)}
-    first = {m: modules.index(m) for m in size}
+    size = Counter(modules)
+    first = {m: i for i, m in enumerate(dict.fromkeys(modules))}
     waits = {m for m, item in zip(modules, items, strict=True) if item.get_closest_marker("slow")}
     order = {id(item): (m not in waits, -size[m], first[m]) for m, item in zip(modules, items, strict=True)}
     items.sort(key=lambda item: order[id(item)])

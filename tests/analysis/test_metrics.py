@@ -10,6 +10,7 @@ import pytest
 from navtalk_sweep.analysis._io import RATE, read_frames, read_image, read_speech, replace_sound, write_mp4
 from navtalk_sweep.analysis.metrics import analyse_video, lip_sync
 from tests.analysis.conftest import CLIPS, MEDIA, SPEECH
+from tests.bounded import proc_status
 
 FRAME = 0.04  # one frame at 25 fps
 
@@ -122,11 +123,6 @@ def test_an_offset_past_the_search_is_missing_with_a_note_not_a_number(speech):
     assert any("A/V offset is not placed" in note for note in late.notes), late.notes
 
 
-def _peak_rss_mb() -> float:
-    with open("/proc/self/status", encoding="ascii") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
-
-
 def test_a_long_video_is_measured_without_holding_its_frames():
     """The mouth strip's thumbnails once were views into their frames, keeping every frame alive: a 5 s
     1600-px video peaked at 1.1 GB (0.37 GB without). Here 75 frames of 640 px: 92 MB in all; measured
@@ -141,7 +137,8 @@ def test_a_long_video_is_measured_without_holding_its_frames():
         tracker.find(image)
     with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
         refs.write("5")  # the peak starts again from now (Linux)
-    start = _peak_rss_mb()
+    start = proc_status("VmHWM")
     metrics = analyse_video(video)
     assert metrics.mouth_strip is not None and metrics.values["no_face_frames"] == 0.0
-    assert _peak_rss_mb() - start < 80, f"{_peak_rss_mb() - start:.0f} MB"
+    grew = (proc_status("VmHWM") - start) / 2**20
+    assert grew < 80, f"{grew:.0f} MB"
