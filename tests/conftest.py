@@ -51,13 +51,13 @@ def read_results(run_dir: Path) -> list[dict]:
 
 def small_tuning(root: Path, *, step: int = 9, margins: str = "[0, 50]", short_speech: bool = True) -> Path:
     """``scenarios/bbox_margin_tuning.yaml`` as shipped, cut to fewer settings (bbox_shift -9..9 every
-    ``step``, ``margins``) and 2 s of its speech, written into ``root``: rendering and measuring the
+    ``step``, ``margins``) and 1 s of its speech, written into ``root``: rendering and measuring the
     videos is what such a test pays for (the 28 settings of 5 s took 27-46 s)."""
     import shutil
 
     (root / "media").mkdir(parents=True, exist_ok=True)
     shutil.copy(SCENARIOS / "media" / "6.jpg", root / "media" / "6.jpg")
-    speech = DATA / "obama_2s_mono.wav" if short_speech else SCENARIOS / "media" / "Obama_5s.wav"
+    speech = DATA / "obama_1s_mono.wav" if short_speech else SCENARIOS / "media" / "Obama_5s.wav"
     shutil.copy(speech, root / "media" / "Obama_5s.wav")
     text = (SCENARIOS / "bbox_margin_tuning.yaml").read_text(encoding="utf-8")
     cut = text.replace("{from: -9, to: 9, step: 3}", f"{{from: -9, to: 9, step: {step}}}").replace(

@@ -28,7 +28,7 @@ inputs:
     small: {file: hallo_7_512.jpg}
     large: {file: hallo_7_1600.jpg}
   speech:
-    obama: {audio_file: obama_2s_mono.wav}
+    obama: {audio_file: obama_1s_mono.wav}
 matrix:
   face: [portrait]
   bbox_shift: {from: -9, to: 9, step: 3}
@@ -45,7 +45,7 @@ def sweep(tmp_path_factory):
     root = tmp_path_factory.mktemp("controls")
     for name in ("macron.png", "hallo_7_512.jpg", "hallo_7_1600.jpg"):
         shutil.copy(MEDIA / name, root / name)
-    shutil.copy(DATA / "obama_2s_mono.wav", root / "obama_2s_mono.wav")
+    shutil.copy(DATA / "obama_1s_mono.wav", root / "obama_1s_mono.wav")
     (root / "controls.yaml").write_text(SCENARIO, encoding="utf-8")
     result = run_sweep(load_plan([root / "controls.yaml"]), root / "run", target=Target.mock())
     assert result.summary_line().endswith("11 passed"), result.summary_line()
@@ -118,7 +118,7 @@ def test_a_blend_that_paints_over_a_dark_collar_is_still_found_at_its_half_alpha
     # the blend's faint tail (region_iou 0.775); the edge is now found against the change just inside it
     face = tmp_path / "people_0.png"
     shutil.copy(MEDIA / "sadtalker_people_0.png", face)
-    speech = read_speech(DATA / "obama_2s_mono.wav")
+    speech = read_speech(DATA / "obama_1s_mono.wav")
     request = {"image_url": "https://example.com/people_0.png", "audio_url": "https://example.com/o.wav"}
     video = tmp_path / "result.mp4"
     video.write_bytes(render_result(face.read_bytes(), speech, Controls()))

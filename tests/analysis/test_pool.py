@@ -38,7 +38,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_a_pooled_run_measures_what_the_calling_process_measures(tmp_path, monkeypatch):
-    scenario = small_tuning(tmp_path, step=18, margins="[0]")  # 2 settings of 2 s
+    scenario = small_tuning(tmp_path, step=18, margins="[0]")  # 2 settings of 1 s
     monkeypatch.setenv("NAVTALK_SWEEP_WORKERS", "0")
     alone = {r.case_id: r.metrics for r in run_sweep(load_plan([scenario]), tmp_path / "alone",
                                                       target=Target.mock(), report=False).records}
@@ -52,7 +52,7 @@ def test_a_pooled_run_measures_what_the_calling_process_measures(tmp_path, monke
 
 
 def test_the_cli_measures_in_a_pool_by_default_and_a_killed_run_leaves_no_process_behind(tmp_path):
-    scenario = small_tuning(tmp_path, step=3, margins="[0, 50]")  # 14 settings: still rendering when killed
+    scenario = small_tuning(tmp_path, step=3, margins="[0, 50]", short_speech=False)  # 14 x 5 s: still rendering when killed
     env = {k: v for k, v in os.environ.items() if k != "NAVTALK_SWEEP_WORKERS"}  # the CLI's default
     proc = subprocess.Popen([sys.executable, "-m", "navtalk_sweep.cli", "run", str(scenario), "--run-dir",
                              str(tmp_path / "r"), "--quiet"], env=env, stdout=subprocess.DEVNULL,

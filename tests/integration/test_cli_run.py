@@ -164,7 +164,7 @@ def test_local_face_files_are_uploaded_to_the_standalone_mock_and_replay_on_anot
     records = read_results(tmp_path / "r")
     assert len(records) == 4 and {r["outcome"] for r in records} == {"passed"}
     assert all(r["request"]["image_url"].startswith(f"{base}/media/") for r in records)
-    assert all(abs(r["facts"]["duration"] - 2.0) < 0.3 for r in records)  # the speech file's length
+    assert all(abs(r["facts"]["duration"] - 1.0) < 0.3 for r in records)  # the speech file's length
     if analysis.available():  # the mock could see the uploaded portrait: its results are that face, 624 px
         assert {(r["facts"]["width"], r["facts"]["fps"]) for r in records} == {(624, 25)}
     assert not any("metrics" in r for r in records)  # --no-metrics
