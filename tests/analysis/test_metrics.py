@@ -83,10 +83,10 @@ def test_re_encoding_does_not_move_the_offset(clip, measured, speech):
 
 def test_sound_later_than_viewers_accept_lowers_the_score_and_the_offset_says_why(measured, speech):
     clip = "retalking_2.mp4"  # in sync to a frame: 0.3 s late is past ITU-R BT.1359's 185 ms
-    frames = [f.rgb for f in read_frames(MEDIA / clip)]
-    late = analyse_video(write_mp4(frames, 25, np.concatenate([np.zeros(int(0.3 * RATE), np.float32), speech[clip]])))
-    assert late.values["av_offset"] == pytest.approx(0.3, abs=2 * FRAME + 1e-6)
-    assert late.values["lip_sync"] < measured[clip].values["lip_sync"] - 0.1
+    # the picture is the clip's own, so its measured mouth stands for the copy's (as for the delays above)
+    late = lip_sync(*measured[clip].mouth, np.concatenate([np.zeros(int(0.3 * RATE), np.float32), speech[clip]]))
+    assert late.offset == pytest.approx(0.3, abs=2 * FRAME + 1e-6)
+    assert late.score < measured[clip].values["lip_sync"] - 0.1
 
 
 def test_a_still_face_with_speech_scores_zero_and_is_frozen(speech):
