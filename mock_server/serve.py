@@ -16,12 +16,13 @@ from navtalk_sweep.simulator import Cassette, SimulatorConfig
 
 def _loopback_getter(own_port: int) -> Callable[[str], bytes | None]:
     """Fetches loopback media, except from this very server (its event loop would wait on itself)."""
+    http = httpx.Client(timeout=5.0)  # one for the server's life: a new client loads the certificates (57 ms)
 
     def get(url: str) -> bytes | None:
         if httpx.URL(url).port == own_port:
             return None
         try:
-            response = httpx.get(url, timeout=5.0)
+            response = http.get(url)
         except httpx.HTTPError:
             return None
         return response.content if response.status_code == 200 else None
