@@ -52,7 +52,7 @@ def test_a_pooled_run_measures_what_the_calling_process_measures(tmp_path, monke
 
 
 def test_the_cli_measures_in_a_pool_by_default_and_a_killed_run_leaves_no_process_behind(tmp_path):
-    scenario = small_tuning(tmp_path, step=3, margins="[0, 50]", short_speech=False)  # 14 x 5 s: still rendering when killed
+    scenario = small_tuning(tmp_path, step=3, margins="[0, 50]")  # 14 settings: the pool lives until the last
     env = {k: v for k, v in os.environ.items() if k != "NAVTALK_SWEEP_WORKERS"}  # the CLI's default
     proc = subprocess.Popen([sys.executable, "-m", "navtalk_sweep.cli", "run", str(scenario), "--run-dir",
                              str(tmp_path / "r"), "--quiet"], env=env, stdout=subprocess.DEVNULL,
