@@ -44,6 +44,10 @@ STRIP: Final = 8
 
 #: an offset is placed only when its peak stands this far (correlation) above the curve's median
 MIN_PROMINENCE: Final = 0.05
+#: ... and beats this share of the mouth's correlations with the same speech moved by CHANCE_SHIFT s or more
+#: (wrapped around, every frame step): how well a mouth follows speech it is not in step with, by chance, on
+#: this clip (a permutation test at the conventional 5 % level; judged only with MIN_MOVES moves or more)
+CHANCE_SHIFT, CHANCE_SHARE, MIN_MOVES = 1.0, 0.95, 20
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,21 @@ class LipSync:
     why: str = ""  # why the offset is missing
 
 
-def _placeable(curve: dict[int, float], offset: float) -> str:
-    """Why the data cannot place ``offset`` (the timing curve's peak), or "" when it can."""
+def _by_chance(grid: np.ndarray, opening: np.ndarray, t: np.ndarray, level: np.ndarray) -> float | None:
+    """The CHANCE_SHARE quantile of the mouth's correlations with the speech envelope (``level`` at ``t``)
+    moved by CHANCE_SHIFT s or more, wrapped around the speech; None when it cannot be moved MIN_MOVES times."""
+    span = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    moved = []
+    for shift in np.arange(CHANCE_SHIFT, span - CHANCE_SHIFT + 1e-9, 1 / GRID_FPS):
+        loud = np.interp(t[0] + np.mod(grid + shift - t[0], span), t, level)
+        if loud.std() >= 1e-9:
+            moved.append(float(np.corrcoef(loud, opening)[0, 1]))
+    return float(np.quantile(moved, CHANCE_SHARE)) if len(moved) >= MIN_MOVES else None
+
+
+def _placeable(curve: dict[int, float], offset: float, chance: float | None = None) -> str:
+    """Why the data cannot place ``offset`` (the timing curve's peak), or "" when it can; ``chance`` is
+    what the peak must beat (:func:`_by_chance`)."""
     steps = max(abs(k) for k in curve)
     chosen = curve.get(round(offset * GRID_FPS), max(curve.values()))
     edge = max((curve[k] for k in curve if abs(k) == steps), default=-np.inf)
@@ -64,6 +81,9 @@ def _placeable(curve: dict[int, float], offset: float) -> str:
     values = np.array(list(curve.values()))
     if values.max() - float(np.median(values)) < MIN_PROMINENCE:
         return "no clear best match (a flat correlation curve): the A/V offset is not placed"
+    if chance is not None and chance >= chosen:
+        return (f"the mouth follows this speech no better than the same speech moved by {CHANCE_SHIFT:g} s or "
+                "more (chance): the A/V offset is not placed")
     return ""
 
 
@@ -143,7 +163,8 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     # accept where the F2 correlation peaks: a mouth that follows the speech only 0.3 s late is not
     # in sync, and scoring at every offset searched would let unrelated speech find a chance match
     t, level = envelope(speech, band=F2_BAND)
-    timing, scoring = _correlations(grid, opening, *envelope(speech, band=BAND)), _correlations(grid, opening, t, level)
+    wide = envelope(speech, band=BAND)
+    timing, scoring = _correlations(grid, opening, *wide), _correlations(grid, opening, t, level)
     if not timing or not scoring:
         return LipSync(0.0, None, "the speech is silent or too short to compare: no A/V offset")
     accepted = [k for k in scoring if ACCEPTED[0] - 1e-9 <= k / GRID_FPS <= ACCEPTED[1] + 1e-9]
@@ -153,7 +174,7 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     window, hop = round(SYNC_WINDOW * GRID_FPS), round(SYNC_HOP * GRID_FPS)
     score = _windowed_corr(loud[ok], opening[ok], window, hop)
     offset = round(_peak(timing), 2) + 0.0  # + 0.0: no "-0.0" in a report
-    why = _placeable(timing, offset)
+    why = _placeable(timing, offset, _by_chance(grid, opening, *wide))
     return LipSync(round(score, 3) + 0.0, None if why else offset, why)
 
 
