@@ -46,8 +46,9 @@ STRIP: Final = 8
 MIN_PROMINENCE: Final = 0.05
 #: ... and beats this share of the mouth's correlations with the same speech moved by CHANCE_SHIFT s or more
 #: (wrapped around, every frame step): how well a mouth follows speech it is not in step with, by chance, on
-#: this clip (a permutation test at the conventional 5 % level; judged only with MIN_MOVES moves or more)
-CHANCE_SHIFT, CHANCE_SHARE, MIN_MOVES = 1.0, 0.95, 20
+#: this clip (a permutation test at the conventional 5 % level; judged only with MIN_MOVES moves or more,
+#: and at most MAX_MOVES spread over the speech: a long video costs no more)
+CHANCE_SHIFT, CHANCE_SHARE, MIN_MOVES, MAX_MOVES = 1.0, 0.95, 20, 250
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,11 @@ def _by_chance(grid: np.ndarray, opening: np.ndarray, t: np.ndarray, level: np.n
     """The CHANCE_SHARE quantile of the mouth's correlations with the speech envelope (``level`` at ``t``)
     moved by CHANCE_SHIFT s or more, wrapped around the speech; None when it cannot be moved MIN_MOVES times."""
     span = float(t[-1] - t[0]) if len(t) > 1 else 0.0
+    shifts = np.arange(CHANCE_SHIFT, span - CHANCE_SHIFT + 1e-9, 1 / GRID_FPS)
+    if len(shifts) > MAX_MOVES:
+        shifts = shifts[np.linspace(0, len(shifts) - 1, MAX_MOVES).round().astype(int)]
     moved = []
-    for shift in np.arange(CHANCE_SHIFT, span - CHANCE_SHIFT + 1e-9, 1 / GRID_FPS):
+    for shift in shifts:
         loud = np.interp(t[0] + np.mod(grid + shift - t[0], span), t, level)
         if loud.std() >= 1e-9:
             moved.append(float(np.corrcoef(loud, opening)[0, 1]))
