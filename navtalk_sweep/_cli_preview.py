@@ -12,8 +12,6 @@ from navtalk_sweep.contract import FACE_CONTROLS
 from navtalk_sweep.errors import UsageError
 
 EXIT_OK, EXIT_FAILED = 0, 1
-#: cases read from a scenario to find its faces and face-control values
-MAX_CASES = 100_000
 
 
 def _values(text: str) -> tuple[str, list[Any]]:
@@ -44,7 +42,7 @@ def _faces_of(files: list[str]) -> Iterable[tuple[str, str, list[Mapping[str, An
     """(scenario, local face file, face-control values of each case) for every local face in the scenarios."""
     from navtalk_sweep.session import load_plan
 
-    plan = load_plan(files, max_cases=MAX_CASES)
+    plan = load_plan(files)  # at most a run's cases (session.MAX_CASES): a typo in a range is refused here too
     groups: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for case in plan.cases:
         for field in ("image_url", "video_url"):
