@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -73,9 +73,9 @@ def _by_chance(grid: np.ndarray, opening: np.ndarray, t: np.ndarray, level: np.n
     return float(np.quantile(moved, CHANCE_SHARE)) if len(moved) >= MIN_MOVES else None
 
 
-def _placeable(curve: dict[int, float], offset: float, chance: float | None = None) -> str:
-    """Why the data cannot place ``offset`` (the timing curve's peak), or "" when it can; ``chance`` is
-    what the peak must beat (:func:`_by_chance`)."""
+def _placeable(curve: dict[int, float], offset: float, chance: Callable[[], float | None] = lambda: None) -> str:
+    """Why the data cannot place ``offset`` (the timing curve's peak), or "" when it can; ``chance()`` is
+    what the peak must beat (:func:`_by_chance`), asked last: a curve refused already is not moved 250 times."""
     steps = max(abs(k) for k in curve)
     chosen = curve.get(round(offset * GRID_FPS), max(curve.values()))
     edge = max((curve[k] for k in curve if abs(k) == steps), default=-np.inf)
@@ -85,7 +85,8 @@ def _placeable(curve: dict[int, float], offset: float, chance: float | None = No
     values = np.array(list(curve.values()))
     if values.max() - float(np.median(values)) < MIN_PROMINENCE:
         return "no clear best match (a flat correlation curve): the A/V offset is not placed"
-    if chance is not None and chance >= chosen:
+    level = chance()
+    if level is not None and level >= chosen:
         return (f"the mouth follows this speech no better than the same speech moved by {CHANCE_SHIFT:g} s or "
                 "more (chance): the A/V offset is not placed")
     return ""
@@ -178,7 +179,7 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     window, hop = round(SYNC_WINDOW * GRID_FPS), round(SYNC_HOP * GRID_FPS)
     score = _windowed_corr(loud[ok], opening[ok], window, hop)
     offset = round(_peak(timing), 2) + 0.0  # + 0.0: no "-0.0" in a report
-    why = _placeable(timing, offset, _by_chance(grid, opening, *wide))
+    why = _placeable(timing, offset, lambda: _by_chance(grid, opening, *wide))
     return LipSync(round(score, 3) + 0.0, None if why else offset, why)
 
 
