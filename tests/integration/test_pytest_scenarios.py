@@ -12,11 +12,6 @@ import pytest
 from navtalk_sweep.results import RunLock
 from tests.conftest import SCENARIOS
 
-try:  # loaded here, once: pytester's in-process runs drop the modules they import, and numpy cannot load twice
-    import numpy  # noqa: F401
-except ImportError:  # without the face extra nothing imports it
-    pass
-
 pytest_plugins = ["pytester"]
 
 FAILING = """
