@@ -163,10 +163,11 @@ def test_a_busy_run_directory_stops_the_session_with_exit_2(project, plugin_alon
 
 def test_xdist_gives_the_same_outcomes_one_run_directory_and_one_report(project, plugin_alone):
     project.makefile(".yaml", slowish=FAILING)
-    args = ["scenarios/quickstart.yaml", "slowish.yaml", "-p", "no:cacheprovider", *plugin_alone("xdist.plugin")]
-    plain = project.runpytest_subprocess(*args, "--navtalk-run-dir", "one")
-    plain.assert_outcomes(passed=27, failed=10)
-    spread = project.runpytest_subprocess(*args, "-n", "2", "--navtalk-run-dir", "two")
+    args = ["scenarios/quickstart.yaml", "slowish.yaml", "-p", "no:cacheprovider"]
+    # the plain session in this process (a child costs an interpreter and every plugin's import); the spread one
+    # needs its own process, as xdist's workers do
+    project.runpytest(*args, "--navtalk-run-dir", "one").assert_outcomes(passed=27, failed=10)
+    spread = project.runpytest_subprocess(*args, *plugin_alone("xdist.plugin"), "-n", "2", "--navtalk-run-dir", "two")
     spread.assert_outcomes(passed=27, failed=10)
     spread.stdout.fnmatch_lines(["navtalk-sweep: 37 case(s): 10 failed, 27 passed (merged from the workers)"])
     one, two = project.path / "one", project.path / "two"
