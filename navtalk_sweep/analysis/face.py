@@ -116,6 +116,11 @@ class Face:
     def mouth_width(self) -> float:
         return float(np.linalg.norm(self.points[_MOUTH_LEFT] - self.points[_MOUTH_RIGHT]))
 
+    @property
+    def mouth(self) -> tuple[float, float, float]:
+        """The mouth as the change measures take it: centre x, y and width."""
+        return (*self.mouth_center, self.mouth_width)
+
     def lips_box(self) -> tuple[float, float, float, float]:
         """(x1, y1, x2, y2) of the lips themselves: outer top and bottom, the two corners."""
         lips = self.points[[_LIP_OUTER_TOP, _LIP_OUTER_BOTTOM, _MOUTH_LEFT, _MOUTH_RIGHT]]

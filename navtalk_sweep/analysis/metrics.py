@@ -209,9 +209,8 @@ class _Against:
         self.comparison = Comparison(ignore=mark_box(width, height) if comment == MARK else None)
         if self.face is not None:
             area = regions(self.face, reference.controls.scaled(k))
-            mouth = (*self.face.mouth_center, self.face.mouth_width)
             self.comparison = Comparison(area.alpha(width, height), float(area.mask_line), self.comparison.ignore,
-                                         mouth)
+                                         self.face.mouth)
             low, high = self.face.scaled(1 / k).suggested_shift
             self.values = {"shift_range_low": float(low), "shift_range_high": float(high)}
         self.collector = ChangeCollector(frames)

@@ -114,7 +114,7 @@ def measure(c: Clip, copy: list[np.ndarray], predicted: np.ndarray | None = None
     for frame, source, face in zip(decoded, c.frames, c.faces, strict=False):
         collector.add(frame, source, _mouth_box(face))
     first = next(f for f in c.faces if f is not None)  # as a run passes the sent face's mouth
-    return collector.result(Comparison(predicted=predicted, mouth=(*first.mouth_center, first.mouth_width)))
+    return collector.result(Comparison(predicted=predicted, mouth=first.mouth))
 
 
 def upper_share(frames: list[np.ndarray]) -> float | None:
