@@ -225,12 +225,12 @@ pytest_plugins = ["pytester"]
 
 
 def test_a_search_is_one_pytest_item_judged_on_its_best(pytester, monkeypatch):
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # ours alone: the others cost 4 s of start-up
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # ours alone, as a user's suite would load it
     text = SEARCH.replace("TRIALS", "6")
     (pytester.path / "good.yaml").write_text(text + "expect: {within: 1000}\n", encoding="utf-8")
     (pytester.path / "bad.yaml").write_text(text.replace("name: tune", "name: strict")
                                             + "expect: {measures: {time_to_done: {max: 0.001}}}\n", encoding="utf-8")
-    result = pytester.runpytest_subprocess("good.yaml", "bad.yaml", "--navtalk-run-dir", "run", "-p",
+    result = pytester.runpytest("good.yaml", "bad.yaml", "--navtalk-run-dir", "run", "-p",
                                            "navtalk_sweep.plugin", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*best of strict (bbox_shift=* parsing_mode=*, trial *):*",
