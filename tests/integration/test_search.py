@@ -225,7 +225,7 @@ pytest_plugins = ["pytester"]
 
 
 def test_a_search_is_one_pytest_item_judged_on_its_best(pytester, monkeypatch):
-    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # ours alone, as a user's suite would load it
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # our plugin alone (named by -p below)
     text = SEARCH.replace("TRIALS", "6")
     (pytester.path / "good.yaml").write_text(text + "expect: {within: 1000}\n", encoding="utf-8")
     (pytester.path / "bad.yaml").write_text(text.replace("name: tune", "name: strict")
