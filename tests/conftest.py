@@ -76,6 +76,16 @@ def pytester(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+def extra_tool(name: str) -> str:
+    """The path of a command a test extra installs: beside this Python first (the venv's), then on PATH."""
+    import shutil
+    import sys
+
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    assert found is not None, f"{name}: install the test extras: pip install -e '.[test]'"
+    return found
+
+
 @pytest.fixture
 def fake_license() -> str:
     return FAKE_LICENSE

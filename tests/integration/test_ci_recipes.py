@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import re
 import shlex
-import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
 
 from navtalk_sweep.cli import build_parser
-from tests.conftest import ROOT
+from tests.conftest import ROOT, extra_tool
 
 RECIPES = {"github-actions.yml": "vendor.github-workflows", ".gitlab-ci.yml": "vendor.gitlab-ci"}
 
 
 @pytest.mark.parametrize(("name", "schema"), RECIPES.items())
 def test_recipe_validates_against_its_public_schema(name, schema):
-    tool = shutil.which("check-jsonschema", path=str(Path(sys.executable).parent)) or shutil.which("check-jsonschema")
-    assert tool is not None, "install the test extras: pip install -e '.[test]'"
+    tool = extra_tool("check-jsonschema")
     proc = subprocess.run([tool, "--builtin-schema", schema, str(ROOT / "examples" / "ci" / name)],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -9,22 +9,19 @@ CPU in every xdist worker whether or not it ran them, and its lazy loader fails 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 from mock_server import create_service
 from navtalk_sweep.clock import ManualClock
+from tests.conftest import extra_tool
 from tests.servers import serve_in_thread
 
 OPERATIONS = {"POST /generate", "GET /query_status"}
 
 
 def test_every_operation_conforms_to_its_document(tmp_path):
-    st = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
-    assert st is not None, "install the test extras: pip install -e '.[test]'"
+    st = extra_tool("st")
     # CI draws the same cases every run (as the hypothesis profile does); locally each run draws anew
     seed = ["--seed", "3"] if os.environ.get("CI") else []
     junit = tmp_path / "junit.xml"

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ast
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, extra_tool
 
 MOCK_SERVER_MAY_IMPORT = {"navtalk_sweep.simulator", "navtalk_sweep.contract", "navtalk_sweep.errors",
                           "navtalk_sweep.clock", "navtalk_sweep.media",
@@ -19,9 +18,7 @@ MOCK_SERVER_MAY_IMPORT = {"navtalk_sweep.simulator", "navtalk_sweep.contract", "
 
 
 def test_import_linter_contracts_hold():
-    # import-linter is a test dependency: look beside this Python first, then on PATH
-    lint = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
-    assert lint is not None, "install the test extras: pip install -e '.[test]'"
+    lint = extra_tool("lint-imports")
     result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -95,16 +92,14 @@ def test_errors_form_one_tree():
 
 
 def test_ruff_finds_nothing():
-    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
-    assert ruff is not None, "install the test extras: pip install -e '.[test]'"
+    ruff = extra_tool("ruff")
     result = subprocess.run([ruff, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True,
                             timeout=120, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-1000:]
 
 
 def test_package_type_checks_strictly():
-    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent)) or shutil.which("mypy")
-    assert mypy is not None, "install the test extras: pip install -e '.[test]'"
+    mypy = extra_tool("mypy")
     result = subprocess.run([mypy], cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-3000:]
 
