@@ -73,7 +73,7 @@ def _by_chance(grid: np.ndarray, opening: np.ndarray, t: np.ndarray, level: np.n
     return float(np.quantile(moved, CHANCE_SHARE)) if len(moved) >= MIN_MOVES else None
 
 
-def _placeable(curve: dict[int, float], offset: float, chance: Callable[[], float | None] = lambda: None) -> str:
+def _placeable(curve: dict[int, float], offset: float, chance: Callable[[], float | None]) -> str:
     """Why the data cannot place ``offset`` (the timing curve's peak), or "" when it can; ``chance()`` is
     what the peak must beat (:func:`_by_chance`), asked last: a curve refused already is not moved 250 times."""
     steps = max(abs(k) for k in curve)
