@@ -35,7 +35,7 @@ from navtalk_sweep.errors import (
     TransportError,
 )
 
-__all__ = ["AsyncNavTalkClient", "Endpoint", "NavTalkClient", "RecordingTransport", "Submitted", "TaskStatus"]
+__all__ = ["AsyncNavTalkClient", "CookielessAsyncClient", "Endpoint", "NavTalkClient", "RecordingTransport", "Submitted", "TaskStatus"]
 
 #: httpx errors raised before a single byte of the request left
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol, httpx.PoolTimeout)
@@ -159,6 +159,33 @@ def _transport_error(exc: httpx.HTTPError, what: str, endpoint: Endpoint) -> Tra
     sent = not isinstance(exc, _NOT_SENT)
     detail = endpoint.scrub(str(exc) or type(exc).__name__)
     return TransportError(f"{what}: {type(exc).__name__}: {detail}", sent=sent)
+
+
+class _NoCookies(httpx.Cookies):
+    """An empty cookie jar that stays empty: a response's ``Set-Cookie`` is dropped unread."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class CookielessAsyncClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` that keeps no cookies.
+
+    NavTalk is authorised by the licence in each request and result videos by their signed URL, so a
+    cookie can change nothing a sweep does; httpx still parses every response for one (a tenth of a
+    50,000-case run's CPU on the bundled mock, ``benchmarks/bench_scale.py``), and a cookie kept from one
+    host could ride along to another.
+    """
+
+    _none = _NoCookies()
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._none
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        raise TypeError("this client keeps no cookies")
 
 
 class _Base:

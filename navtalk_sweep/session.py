@@ -35,7 +35,7 @@ from navtalk_sweep._measure import poster_maker
 from navtalk_sweep._sweep_plan import MAX_CASES, SweepPlan, load_mock_config, load_plan
 from navtalk_sweep._target import MOCK_LICENSE, MockClock, Target, TargetKind
 from navtalk_sweep.cassette import CassetteWriter, redact_record
-from navtalk_sweep.client import AsyncNavTalkClient, RecordingTransport
+from navtalk_sweep.client import AsyncNavTalkClient, CookielessAsyncClient, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
 from navtalk_sweep.errors import ClientError, InvalidArgument, RunError
 from navtalk_sweep.record import CaseRecord, Outcome
@@ -346,7 +346,7 @@ class Sweep:
     async def _with_client(self, transport: httpx.AsyncBaseTransport | None, limits: httpx.Limits,
                            emit: Callable[[Event], None], reuse: Mapping[str, CaseRecord],
                            now: Callable[[], float]) -> Runner:
-        async with httpx.AsyncClient(transport=transport, limits=limits,
+        async with CookielessAsyncClient(transport=transport, limits=limits,
                                      timeout=httpx.Timeout(self.request_timeout)) as http:
             client = AsyncNavTalkClient(self.target.endpoint, http)
             media_url = await self._prepare_media(client)

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 import respx
 
-from navtalk_sweep.client import Endpoint, NavTalkClient, Submitted, TaskStatus
+from navtalk_sweep.client import (
+    AsyncNavTalkClient,
+    CookielessAsyncClient,
+    Endpoint,
+    NavTalkClient,
+    Submitted,
+    TaskStatus,
+)
 from navtalk_sweep.errors import LicenseRejected, MalformedResponse, RateLimited, ServiceError, TransportError
 from tests.conftest import FAKE_LICENSE
 
@@ -145,3 +154,23 @@ def test_sync_client_waits_for_a_task_on_the_mock():
         final = c.wait(task, interval=2, sleep=mock.advance, clock=mock.clock)
     assert final.status == "done" and final.video_url.endswith("?sv=2025-01-01&sig=mock-signature")
     assert mock.calls["query_status"] == 5  # at 0, 2, 4, 6 and 8 s
+
+
+def test_the_sweeps_client_sends_no_cookie_a_response_set():
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(200, json={"status": "processing"}, headers={"set-cookie": "AWSALB=sticky; Path=/"})
+
+    async def two_polls() -> None:
+        async with CookielessAsyncClient(transport=httpx.MockTransport(handler)) as http:
+            client = AsyncNavTalkClient(Endpoint(FAKE_LICENSE), http)
+            for _ in range(2):
+                assert (await client.status("t")).status == "processing"
+            assert not http.cookies
+            with pytest.raises(TypeError, match="keeps no cookies"):
+                http.cookies = {"a": "b"}
+
+    asyncio.run(two_polls())
+    assert seen == [None, None]
