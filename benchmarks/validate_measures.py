@@ -101,7 +101,8 @@ def main() -> None:
         print(f"{p.parent.name}/{p.name}: paste IoU hard {[v.get('region_iou') for v in hard]} soft "
               f"{[v.get('region_iou') for v in soft]}; seam hard {[v.get('seam') for v in hard]} "
               f"({_monotone([v.get('seam', 0) for v in hard])}) soft {[v.get('seam') for v in soft]}; "
-              f"sharpness by blur {sharp} ({_monotone(sharp, falling=True)}); upper-lip share held 0/0.5/1 {share}")
+              f"sharpness by blur {sharp} ({_monotone(sharp, falling=True)}); upper-lip share held 0/0.5/1 {share} "
+              f"({_monotone([v if v is not None else float('nan') for v in share], falling=True)})")
 
 
 if __name__ == "__main__":

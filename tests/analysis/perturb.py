@@ -85,24 +85,37 @@ def blur_mouth(c: Clip, sigma: float) -> list[np.ndarray]:
 
 
 def hold_upper_lip(c: Clip, share: float) -> list[np.ndarray]:
-    """Every frame with the band from the nose tip to the lips' meeting line held (``share`` of the way) at
-    the first frame's, moved with the face: the upper lip's own motion taken away."""
-    first = next(i for i, f in enumerate(c.faces) if f is not None)
-    ref, ref_face = c.frames[first], c.faces[first]
-    assert ref_face is not None
+    """Every frame with ``share`` of the upper lip's own motion taken away: its inner edge (mesh 13) is
+    drawn where it would be if its height under the nose tip (mesh 4) moved ``1 - share`` as far from the
+    first frame's as it does; 1 holds it still, moving with the face.
+
+    A warp of the face's own pixels down the middle of the mouth, as a generator would draw a stiffer lip:
+    rows from the nose tip to the moved edge are stretched or squeezed onto the nose-to-edge span, rows
+    from there to just below the lower lip's inner edge (mesh 14) onto the rest, the effect fading out
+    towards the mouth's corners. (Until the fourteenth session the band was blended with the first frame's
+    pixels: half-way, the lip showed twice, and the mesh read the double edge as more motion on some clips.)
+    """
+    import cv2
+
+    first = next(f for f in c.faces if f is not None)
+    ref_gap = float(first.points[13, 1] - first.points[4, 1])
+    h, w = c.frames[0].shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     out = []
     for frame, face in zip(c.frames, c.faces, strict=True):
-        frame = frame.astype(np.float32)
-        if face is not None:
-            cx, lip = face.mouth_center
-            nose = float(face.points[4, 1])
-            w = face.mouth_width
-            dy, dx = round(nose - ref_face.points[4, 1]), round(cx - ref_face.mouth_center[0])
-            y1, y2 = int(nose), int(lip)
-            x1, x2 = int(cx - 0.7 * w), int(cx + 0.7 * w)
-            held = np.roll(ref, (dy, dx), axis=(0, 1))[y1:y2, x1:x2].astype(np.float32)
-            frame[y1:y2, x1:x2] = share * held + (1 - share) * frame[y1:y2, x1:x2]
-        out.append(np.clip(frame, 0, 255).astype(np.uint8))
+        if face is None or share == 0:
+            out.append(frame)
+            continue
+        nose, edge, low = (float(face.points[i, 1]) for i in (4, 13, 14))
+        cx, width = face.mouth_center[0], face.mouth_width
+        across = np.clip(1.5 * (1 - np.abs(xs - cx) / (0.8 * width)), 0, 1)  # 1 mid-mouth, 0 at the corners
+        shown = edge - share * ((edge - nose) - ref_gap) * across  # where the edge is drawn, per column
+        bottom = max(low, edge + 1) + 2
+        upper = (ys >= nose) & (ys < shown)
+        lower = (ys >= shown) & (ys < bottom)
+        src = np.where(upper, nose + (ys - nose) * (edge - nose) / np.maximum(1e-3, shown - nose), ys)
+        src = np.where(lower, edge + (ys - shown) * (bottom - edge) / np.maximum(1e-3, bottom - shown), src)
+        out.append(cv2.remap(frame, xs, src.astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE))
     return out
 
 
