@@ -64,7 +64,7 @@ def test_lower_layers_import_no_http_library():
     ("navtalk_sweep.results", ["SEARCH", "Journal", "Replayed", "Run", "RunDirectory", "RunLock", "RunMeta",
                                "finished_records", "in_order", "load_run", "new_run_id", "read_journal", "replay",
                                "write_json", "write_meta", "write_results"]),
-    ("navtalk_sweep.client", ["AsyncNavTalkClient", "Endpoint", "NavTalkClient", "RecordingTransport", "Submitted",
+    ("navtalk_sweep.client", ["AsyncNavTalkClient", "CookielessAsyncClient", "Endpoint", "NavTalkClient", "RecordingTransport", "Submitted",
                               "TaskStatus"]),
     ("navtalk_sweep.record", ["BAD_OUTCOMES", "FIELDS", "Better", "CaseRecord", "Check", "Field", "Kind", "Outcome", "StatusAt",
                               "numeric_fields", "shared", "weighted"]),
