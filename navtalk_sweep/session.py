@@ -347,7 +347,7 @@ class Sweep:
                            emit: Callable[[Event], None], reuse: Mapping[str, CaseRecord],
                            now: Callable[[], float]) -> Runner:
         async with CookielessAsyncClient(transport=transport, limits=limits,
-                                     timeout=httpx.Timeout(self.request_timeout)) as http:
+                                         timeout=httpx.Timeout(self.request_timeout)) as http:
             client = AsyncNavTalkClient(self.target.endpoint, http)
             media_url = await self._prepare_media(client)
             fetch = Fetcher(client, self.dir, self._cases, measure=self.measure) if self.download else None
