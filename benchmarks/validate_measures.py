@@ -94,8 +94,8 @@ def main() -> None:
             print(f"{p.name}: no face in the first frames, perturbations skipped")
             continue
         mask = lower_face_mask(c)
-        hard = [measure(c, paste(c, s, 0), mask).values for s in (2, 5, 10, 20)]
-        soft = [measure(c, paste(c, s, 6), mask).values for s in (2, 5, 10, 20)]
+        hard = [measure(c, paste(c, s, feather=False), mask).values for s in (2, 5, 10, 20)]
+        soft = [measure(c, paste(c, s, feather=True), mask).values for s in (2, 5, 10, 20)]
         sharp = [measure(c, blur_mouth(c, s)).values.get("mouth_sharpness", float("nan")) for s in (0, 0.5, 1, 2, 4)]
         share = [upper_share(hold_upper_lip(c, s)) for s in (0, 0.5, 1)]
         print(f"{p.parent.name}/{p.name}: paste IoU hard {[v.get('region_iou') for v in hard]} soft "
