@@ -3,9 +3,9 @@ wall and CPU time (the process and its children), each run in a fresh process:
 
 - ours, rendering and measuring in the calling process (``NAVTALK_SWEEP_WORKERS=0``) and in the process pool
   (``auto``: one worker per core);
-- the baseline: the same scenario on the code issue 17 measured (commit ``938ea70``, before the MuseTalk-like
-  render and the change measures; 37.8 s of wall on that day's machine, goal 0.6 of it), checked out in a
-  temporary git worktree and run the same way, alternating with ours, so the ratio holds on any machine.
+- the baseline: the same scenario on the code issue 17 measured (``baseline.ISSUE_17``; 37.8 s of wall on that
+  day's machine, goal 0.6 of it) in a temporary git worktree, run alternately with ours, so the ratio holds
+  on any machine.
 
     python benchmarks/bench_tuning.py [--rounds 2] [--no-baseline]
 """
@@ -13,17 +13,16 @@ wall and CPU time (the process and its children), each run in a fresh process:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BASELINE = "938ea7033bd2c6cbfd06ea1ba9ac158a877de7d1"
+from baseline import ISSUE_17, ROOT, checkout, run_in
+
 SCENARIO = Path("scenarios") / "bbox_margin_tuning.yaml"
 
 
@@ -41,16 +40,6 @@ def _child(root: Path) -> None:
     print(json.dumps({"wall": wall, "cpu": cpu, "summary": result.summary_line()}))
 
 
-def once(root: Path, workers: str) -> dict[str, object]:
-    env = {**os.environ, "NAVTALK_SWEEP_WORKERS": workers}
-    proc = subprocess.run([sys.executable, __file__, "--child", str(root)], capture_output=True, text=True,
-                          env=env, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"{root} ({workers} workers) failed:\n{proc.stderr[-2000:]}")
-    found: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return found
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
@@ -60,25 +49,18 @@ def main() -> None:
     if args.child:
         _child(args.child)
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        old = Path(tmp) / "baseline"
-        if not args.no_baseline:
-            subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "-q", "--detach", str(old), BASELINE],
-                           check=True)
-        try:
-            for n in range(args.rounds):
-                base = None if args.no_baseline else once(old, "0")
-                serial, pooled = once(ROOT, "0"), once(ROOT, "auto")
-                line = (f"round {n + 1}: ours in-process {serial['wall']:.1f} s wall / {serial['cpu']:.1f} s CPU, "
-                        f"pool {pooled['wall']:.1f} s / {pooled['cpu']:.1f} s ({pooled['summary']})")
-                if base is not None:
-                    ratio = float(pooled["wall"]) / float(base["wall"])  # type: ignore[arg-type]
-                    line += (f"; baseline {base['wall']:.1f} s / {base['cpu']:.1f} s: pool = {ratio:.2f} of it "
-                             f"(goal 0.6)")
-                print(line, flush=True)
-        finally:
-            if not args.no_baseline:
-                subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(old)], check=False)
+    me = Path(__file__)
+    with contextlib.nullcontext(None) if args.no_baseline else checkout(ISSUE_17) as old:
+        for n in range(args.rounds):
+            base = None if old is None else run_in(old, me, env={"NAVTALK_SWEEP_WORKERS": "0"})
+            serial = run_in(ROOT, me, env={"NAVTALK_SWEEP_WORKERS": "0"})
+            pooled = run_in(ROOT, me, env={"NAVTALK_SWEEP_WORKERS": "auto"})
+            line = (f"round {n + 1}: ours in-process {serial['wall']:.1f} s wall / {serial['cpu']:.1f} s CPU, "
+                    f"pool {pooled['wall']:.1f} s / {pooled['cpu']:.1f} s ({pooled['summary']})")
+            if base is not None:
+                line += (f"; baseline {base['wall']:.1f} s / {base['cpu']:.1f} s: pool = "
+                         f"{pooled['wall'] / base['wall']:.2f} of it (goal 0.6)")
+            print(line, flush=True)
 
 
 if __name__ == "__main__":
