@@ -11,7 +11,16 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from navtalk_sweep.report._view import axes_of, best_panels, columns, heatmaps, rows, search_views, summary
+from navtalk_sweep.report._view import (
+    axes_of,
+    best_panels,
+    columns,
+    heatmaps,
+    measures_of,
+    rows,
+    search_views,
+    summary,
+)
 from navtalk_sweep.results import Run
 
 
@@ -53,11 +62,12 @@ def _page(run: Run, comparison: dict[str, Any] | None, refresh: int) -> Iterator
     the page is 60 MB; built whole, with its rows as dicts, it took 350 MB)."""
     axes = axes_of(run.records)
     cols = columns(run, axes)
+    varying = measures_of(run.records)  # the maps' and the best settings' measures, found once
     page = environment().get_template("report.html.jinja2").render(
         meta={"run_id": None, "started_at": None, "finished_at": None, "stop_reason": None, "status": None,
               **run.meta},
-        target=_target(run.meta), summary=summary(run), heatmaps=heatmaps(run, axes),
-        comparison=comparison, data_json=Markup(_DATA), searches=search_views(run), best=best_panels(run),
+        target=_target(run.meta), summary=summary(run), heatmaps=heatmaps(run, axes, varying),
+        comparison=comparison, data_json=Markup(_DATA), searches=search_views(run), best=best_panels(run, varying),
         refresh=refresh,
     )
     before, _, after = page.partition(_DATA)

@@ -198,18 +198,25 @@ def _title(f: Field) -> str:
 
 def measures_of(records: Sequence[CaseRecord]) -> list[Field]:
     """The declared numeric fields that vary in this run (a constant draws no map)."""
-    out = []
-    for f in numeric_fields():
-        values = {v for v in map(f.value, records) if isinstance(v, int | float)}
-        if len(values) > 1:
-            out.append(f)
-    return out
+    return [f for f in numeric_fields() if _varies(f, records)]
 
 
-def heatmaps(run: Run, axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """Every pair of axes (most varied first, capped) for pass rate and each declared measure that varies."""
+def _varies(f: Field, records: Sequence[CaseRecord]) -> bool:
+    first = None
+    for v in map(f.value, records):
+        if isinstance(v, int | float):
+            if first is None:
+                first = v
+            elif v != first:
+                return True  # a second value: no need to read the other 50,000
+    return False
+
+
+def heatmaps(run: Run, axes: dict[str, list[Any]], varying: list[Field] | None = None) -> list[dict[str, Any]]:
+    """Every pair of axes (most varied first, capped) for pass rate and each declared measure that varies
+    (``varying``: :func:`measures_of` the run's records, when the caller has it)."""
     names = sorted(axes, key=lambda k: -len(axes[k]))
-    varying = measures_of(run.records)
+    varying = measures_of(run.records) if varying is None else varying
     failed = {c.check for r in run.records for c in r.checks if not c.ok}  # constant, but why cases failed
     measures: list[Field | None] = [None, *varying, *(f for f in numeric_fields() if f.name in failed
                                                       and f not in varying)]
@@ -396,19 +403,21 @@ def _verdict(first: Estimate, second: Estimate | None, direction: str) -> str:
 _SERVICE_MEASURES = frozenset({"time_to_done", "submit_latency", "retries", "polls", "duration_error"})
 
 
-def best_panels(run: Run) -> list[dict[str, Any]]:
+def best_panels(run: Run, varying: list[Field] | None = None) -> list[dict[str, Any]]:
     """Per scenario and face x speech x voice: the top settings of the face controls by the scenario's
-    objective (``choose:`` or its search's), else one panel per measure that has a better direction."""
+    objective (``choose:`` or its search's), else one panel per measure that has a better direction
+    (``varying``: as for :func:`heatmaps`)."""
     chosen: dict[str, Any] = run.meta.get("choose") or {}
-    groups: dict[tuple[str, str], list[CaseRecord]] = {}
+    # per scenario and the rest of the parameters: each face setting's records (named once, not per objective)
+    groups: dict[tuple[str, str], dict[str, list[CaseRecord]]] = {}
     for rec in run.records:
         rest = " ".join(f"{k}={v}" for k, v in rec.params.items() if k not in FACE_CONTROLS)
-        groups.setdefault((rec.scenario, rest), []).append(rec)
-    varying = [f for f in measures_of(run.records) if f.better is not None]
+        setting = " ".join(f"{k}={v}" for k, v in rec.params.items() if k in FACE_CONTROLS) or "(defaults)"
+        groups.setdefault((rec.scenario, rest), {}).setdefault(setting, []).append(rec)
+    better = [f for f in (measures_of(run.records) if varying is None else varying) if f.better is not None]
     out = []
     for (scenario, rest), recs in groups.items():
-        settings = {" ".join(f"{k}={v}" for k, v in r.params.items() if k in FACE_CONTROLS) for r in recs}
-        if len(settings) < 2:
+        if len(recs) < 2:
             continue  # nothing to choose between
         spec = chosen.get(scenario)
         if isinstance(spec, dict) and spec.get("weights"):
@@ -416,7 +425,7 @@ def best_panels(run: Run) -> list[dict[str, Any]]:
                            spec.get("direction", "maximize"), "declared")]
         else:
             # the video's measures first: the service's timings say little of a face setting
-            ordered = sorted(varying, key=lambda f: f.name in _SERVICE_MEASURES)
+            ordered = sorted(better, key=lambda f: f.name in _SERVICE_MEASURES)
             objectives = [(_title(f), {f.name: 1.0}, "maximize" if f.better is Better.HIGHER else "minimize", f.name)
                           for f in ordered]
         for title, weights, direction, key in objectives:
@@ -426,11 +435,8 @@ def best_panels(run: Run) -> list[dict[str, Any]]:
     return out
 
 
-def _ranked(records: Sequence[CaseRecord], weights: dict[str, float], direction: str) -> dict[str, Any] | None:
-    by_setting: dict[str, list[CaseRecord]] = {}
-    for rec in records:
-        setting = " ".join(f"{k}={v}" for k, v in rec.params.items() if k in FACE_CONTROLS) or "(defaults)"
-        by_setting.setdefault(setting, []).append(rec)
+def _ranked(by_setting: dict[str, list[CaseRecord]], weights: dict[str, float],
+            direction: str) -> dict[str, Any] | None:
     ranked = []
     for setting, recs in by_setting.items():
         values = [v for r in recs if (v := weighted(r, weights)) is not None]
