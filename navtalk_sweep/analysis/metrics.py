@@ -9,7 +9,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 
@@ -244,14 +244,18 @@ def _strip(crops: list[np.ndarray]) -> np.ndarray | None:
     return np.concatenate([cv2.resize(c, (96, 64), interpolation=cv2.INTER_AREA) for c in crops], axis=1)
 
 
-def _ahead(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
-    """Decode in a thread while the face mesh works on the frame before (both release the GIL)."""
-    box: queue.Queue[Frame | BaseException | None] = queue.Queue(depth)
+_T = TypeVar("_T")
+
+
+def _ahead(items: Iterator[_T], depth: int = 8) -> Iterator[_T]:
+    """Decode (and whatever else ``items`` does per frame) in a thread while the face mesh works on the
+    frame before (both release the GIL)."""
+    box: queue.Queue[_T | BaseException | None] = queue.Queue(depth)
 
     def produce() -> None:
         try:
-            for frame in frames:
-                box.put(frame)
+            for item in items:
+                box.put(item)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             box.put(exc)
             return
@@ -259,11 +263,19 @@ def _ahead(frames: Iterator[Frame], depth: int = 8) -> Iterator[Frame]:
 
     worker = threading.Thread(target=produce, daemon=True)
     worker.start()
-    while (item := box.get()) is not None:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    while (got := box.get()) is not None:
+        if isinstance(got, BaseException):
+            raise got
+        yield got
     worker.join()
+
+
+def _greys(frame: Frame) -> tuple[Frame, np.ndarray, np.ndarray]:
+    """The frame, its grey image, and that at 128x128 (what the frozen-picture test compares)."""
+    import cv2  # here, not at the module's top: a run of placeholders never loads it (26 MB)
+
+    gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
+    return frame, gray, cv2.resize(gray, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
 def analyse_video(source: Source, *, speech: np.ndarray | None = None,
@@ -274,7 +286,6 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
     if is_placeholder(source if isinstance(source, bytes) else str(source)):
         out.notes.append("the mock's placeholder video (it could not see the face): not measured")
         return out
-    import cv2  # after the placeholder's answer: a run of placeholders never loads it (26 MB)
     times: list[float] = []
     rows: list[list[float]] = []
     row_times: list[float] = []
@@ -290,12 +301,11 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
                          "controls changed is not measured")
         reference = None
     with FaceTracker(video=True) as tracker:
-        for frame in _ahead(iter_frames(source)):
+        # the grey copies are made in the decoding thread too, beside the mesh's work on the frame before
+        for frame, gray, small in _ahead(_greys(f) for f in iter_frames(source)):
             if reference is not None and against is None:
                 count, comment = container_facts(source)
                 against = _Against(reference, frame.rgb.shape[1], frame.rgb.shape[0], comment, count)
-            gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
-            small = cv2.resize(gray, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
             if previous is not None and times:
                 step = frame.time - times[-1]
                 if float((np.abs(small - previous) > STILL_LEVEL).mean()) < STILL_SHARE:
