@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from navtalk_sweep.analysis._io import RATE, read_frames, read_image, read_speech, replace_sound, write_mp4
-from navtalk_sweep.analysis.metrics import analyse_video, lip_sync
+from navtalk_sweep.analysis.metrics import analyse_video, lip_sync, low_percentile
 from tests.analysis.conftest import CLIPS, MEDIA, SPEECH
 from tests.bounded import proc_status
 
@@ -156,3 +156,12 @@ def test_a_long_video_is_measured_without_holding_its_frames():
     assert metrics.mouth_strip is not None and metrics.values["no_face_frames"] == 0.0
     grew = (proc_status("VmHWM") - start) / 2**20
     assert grew < 80, f"{grew:.0f} MB"
+
+
+def test_the_mouths_dark_level_read_off_a_histogram_is_numpys_percentile_to_the_last_bit():
+    rng = np.random.default_rng(7)
+    for _ in range(3000):
+        shape = tuple(int(n) for n in rng.integers(1, 70, 2))
+        values = rng.integers(0, int(rng.integers(1, 257)), shape).astype(np.uint8)
+        q = float(rng.choice([15.0, 50.0, 95.0, float(rng.uniform(0, 100))]))
+        assert low_percentile(values, q) == np.percentile(values, q), (shape, q)
