@@ -80,16 +80,19 @@ def runner_alone(n: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", type=int, default=53_200, help="a multiple of 532 (default 53,200)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="end to end, then the runner alone, this many times (the host's speed moves)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        got = end_to_end(args.cases, Path(tmp))
-    alone = runner_alone(args.cases)
-    per_case = got["cpu"] / args.cases * 1000
-    print(f"end to end, {args.cases} cases: {got['wall']:.1f} s wall, {got['cpu']:.1f} s CPU = {per_case:.2f} ms "
-          f"a case (goal 1.5), peak {got['peak_mb']:.0f} MB (goal 400), run directory {got['disk_mb']:.0f} MB, "
-          f"{got['videos']} video file(s) of {got['videos_mb']:.1f} MB")
-    print(f"runner alone (in-process simulator, same cases): {alone:.1f} s CPU = {alone / args.cases * 1000:.2f} ms "
-          f"a case; end to end is {got['cpu'] / alone:.1f}x that")
+    for n in range(args.rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            got = end_to_end(args.cases, Path(tmp))
+        alone = runner_alone(args.cases)
+        per_case = got["cpu"] / args.cases * 1000
+        print(f"round {n + 1}: end to end, {args.cases} cases: {got['wall']:.1f} s wall, {got['cpu']:.1f} s CPU = "
+              f"{per_case:.2f} ms a case (goal 1.5), peak {got['peak_mb']:.0f} MB (goal 400), run directory "
+              f"{got['disk_mb']:.0f} MB, {got['videos']} video file(s) of {got['videos_mb']:.1f} MB")
+        print(f"round {n + 1}: runner alone (in-process simulator, same cases): {alone:.1f} s CPU = "
+              f"{alone / args.cases * 1000:.2f} ms a case; end to end is {got['cpu'] / alone:.1f}x that", flush=True)
 
 
 if __name__ == "__main__":

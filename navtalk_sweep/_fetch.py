@@ -51,9 +51,13 @@ class Fetcher:
         self._measured: dict[tuple[str, ...], asyncio.Future[dict[str, Any]]] = {}
 
     async def __call__(self, key: str, url: str) -> dict[str, Any]:
-        part = self.dir.video_part(key)
-        size = await self.client.download(url, part)
-        dest = self.dir.store_video(part)
+        sink = self.dir.video_sink(key)
+        try:
+            size = await self.client.stream_into(url, sink.write)
+        except BaseException:
+            sink.discard()
+            raise
+        dest = sink.close()
         digest = dest.stem
         # named by content: many records of a sweep name the same few files, and share the name
         out: dict[str, Any] = {"video": sys.intern(f"videos/{dest.name}"), "video_bytes": size}

@@ -16,7 +16,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -242,27 +242,33 @@ class AsyncNavTalkClient(_Base):
 
     async def download(self, url: str, dest: Path, *, max_bytes: int = 200_000_000, timeout: float = 60.0) -> int:
         """Save ``url`` to ``dest`` (http(s) only, at most ``max_bytes``); returns the size."""
-        if not url.startswith(("http://", "https://")):
-            raise InvalidArgument(f"will only download http(s) URLs, got {url.split(':')[0]!r}")
-        size = 0
         part = dest.with_suffix(dest.suffix + ".part")
         try:
-            async with self.http.stream("GET", url, timeout=timeout) as response:
-                if response.status_code != 200:
-                    raise ServiceError(f"download: HTTP {response.status_code}", status_code=response.status_code)
-                with part.open("wb") as fh:
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > max_bytes:
-                            raise MalformedResponse(f"download: larger than the {max_bytes} byte cap")
-                        fh.write(chunk)
-        except httpx.HTTPError as exc:
-            part.unlink(missing_ok=True)
-            raise _transport_error(exc, "download", self.endpoint) from exc
+            with part.open("wb") as fh:
+                size = await self.stream_into(url, fh.write, max_bytes=max_bytes, timeout=timeout)
         except BaseException:
             part.unlink(missing_ok=True)
             raise
         part.replace(dest)
+        return size
+
+    async def stream_into(self, url: str, write: Callable[[bytes], object], *, max_bytes: int = 200_000_000,
+                          timeout: float = 60.0) -> int:
+        """Hand ``url``'s body to ``write`` as it arrives (http(s) only, at most ``max_bytes``); returns the size."""
+        if not url.startswith(("http://", "https://")):
+            raise InvalidArgument(f"will only download http(s) URLs, got {url.split(':')[0]!r}")
+        size = 0
+        try:
+            async with self.http.stream("GET", url, timeout=timeout) as response:
+                if response.status_code != 200:
+                    raise ServiceError(f"download: HTTP {response.status_code}", status_code=response.status_code)
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise MalformedResponse(f"download: larger than the {max_bytes} byte cap")
+                    write(chunk)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, "download", self.endpoint) from exc
         return size
 
 

@@ -25,7 +25,7 @@ from navtalk_sweep.errors import RunError
 from navtalk_sweep.record import CaseRecord
 from navtalk_sweep.runner import CaseFinished, Event, JobState, advance, event_from_dict
 
-__all__ = ["SEARCH", "Journal", "Replayed", "Run", "RunDirectory", "RunLock", "RunMeta", "finished_records", "in_order",
+__all__ = ["SEARCH", "Journal", "Replayed", "Run", "RunDirectory", "RunLock", "RunMeta", "VideoSink", "finished_records", "in_order",
            "load_run", "new_run_id", "read_journal", "replay", "write_json", "write_meta", "write_results"]
 
 JOURNAL, RESULTS, META, LOCK = "journal.jsonl", "results.jsonl", "run.json", ".lock"
@@ -272,6 +272,60 @@ class RunMeta:
         return {**out, **self.extra}
 
 
+class VideoSink:
+    """A video on its way into ``videos/``, kept under its content's digest, ``videos/<sha256 16 hex>.mp4``:
+    identical bytes are stored once (50,000 cases of the mock's two placeholders were 1.4 GB of copies),
+    every record still names its own video; same bytes, same name, on every run and machine.
+
+    Hashed as it arrives and held in memory up to ``MEMORY`` bytes (beyond, in a part file), so bytes already
+    stored are never written again: 50,000 placeholder downloads were 2 GB written and deleted.
+    ``close()`` stores and names it; ``discard()`` drops it (a failed download).
+    """
+
+    MEMORY = 8 << 20
+
+    def __init__(self, videos: Path, key: str) -> None:
+        self._videos, self._part = videos, videos / f".{key}.part"
+        self._digest = hashlib.sha256()
+        self._held: list[bytes] = []
+        self._size = 0
+        self._file: Any = None
+
+    def write(self, chunk: bytes) -> None:
+        self._digest.update(chunk)
+        self._size += len(chunk)
+        if self._file is None and self._size <= self.MEMORY:
+            self._held.append(chunk)
+            return
+        if self._file is None:
+            self._videos.mkdir(parents=True, exist_ok=True)
+            self._file = self._part.open("wb")
+            self._file.writelines(self._held)
+            self._held = []
+        self._file.write(chunk)
+
+    def close(self) -> Path:
+        dest = self._videos / f"{self._digest.hexdigest()[:16]}.mp4"
+        if self._file is not None:
+            self._file.close()
+        if dest.exists():
+            self._part.unlink(missing_ok=True)
+        else:
+            if self._file is None:
+                self._videos.mkdir(parents=True, exist_ok=True)
+                with self._part.open("wb") as f:
+                    f.writelines(self._held)
+            self._part.replace(dest)  # whole or not at all: a reader never sees half a video under its name
+        self._held = []
+        return dest
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        self._part.unlink(missing_ok=True)
+        self._held = []
+
+
 class RunDirectory:
     """One run's directory: every file a run keeps, by name, and the one way to read or write each.
 
@@ -291,25 +345,17 @@ class RunDirectory:
     def holds_run(self) -> bool:
         return self.results_file.exists() or self.journal_file.exists()
 
-    def video_part(self, key: str) -> Path:
-        """Where a video downloads before :meth:`store_video` names it by its content."""
-        self.videos.mkdir(parents=True, exist_ok=True)
-        return self.videos / f".{key}.part"
+    def video_sink(self, key: str) -> VideoSink:
+        """Where job ``key``'s video goes as it downloads: see :class:`VideoSink`."""
+        return VideoSink(self.videos, key)
 
-    def store_video(self, part: Path) -> Path:
-        """Keep a downloaded video under its content's digest, ``videos/<sha256 16 hex>.mp4``: identical bytes
-        are stored once (50,000 cases of the mock's two placeholders were 1.4 GB of copies), every record
-        still names its own video. Same bytes, same name, on every run and machine."""
-        digest = hashlib.sha256()
-        with part.open("rb") as f:
+    def store_video(self, path: Path) -> Path:
+        """Keep a copy of the video file at ``path`` as :class:`VideoSink` keeps a download."""
+        sink = VideoSink(self.videos, path.stem)
+        with path.open("rb") as f:
             for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        dest = self.videos / f"{digest.hexdigest()[:16]}.mp4"
-        if dest.exists():
-            part.unlink()
-        else:
-            part.replace(dest)
-        return dest
+                sink.write(chunk)
+        return sink.close()
 
     def read_meta(self) -> RunMeta:
         try:

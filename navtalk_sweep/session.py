@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-import shutil
 import threading
 import time
 from collections import Counter
@@ -423,9 +422,7 @@ class Sweep:
         for rec in records:
             video = rec.video
             if video and Path(video).is_absolute() and Path(video).is_file():
-                part = self.dir.video_part(rec.key)
-                shutil.copyfile(video, part)
-                rec = rec.replace(video=f"videos/{self.dir.store_video(part).name}")
+                rec = rec.replace(video=f"videos/{self.dir.store_video(Path(video)).name}")
             out.append(rec)
         return out
 

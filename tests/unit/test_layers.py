@@ -61,7 +61,7 @@ def test_lower_layers_import_no_http_library():
                               "PollSchedule", "RunFinished",
                               "RunOptions", "RunStarted", "RunStopped", "Runner", "StatusObserved", "SubmitRetried",
                               "SubmitStarted", "advance", "evaluate", "event_from_dict", "plan_jobs"]),
-    ("navtalk_sweep.results", ["SEARCH", "Journal", "Replayed", "Run", "RunDirectory", "RunLock", "RunMeta",
+    ("navtalk_sweep.results", ["SEARCH", "Journal", "Replayed", "Run", "RunDirectory", "RunLock", "RunMeta", "VideoSink",
                                "finished_records", "in_order", "load_run", "new_run_id", "read_journal", "replay",
                                "write_json", "write_meta", "write_results"]),
     ("navtalk_sweep.client", ["AsyncNavTalkClient", "CookielessAsyncClient", "Endpoint", "NavTalkClient", "RecordingTransport", "Submitted",
