@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 
-from mock_server.service import RESULTS, HttpReply, MockService
+from mock_server.service import HttpReply, MockService
 
 
 class MockTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
@@ -43,9 +43,9 @@ class MockTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         body = await request.aread()
         # a result video may be rendered on the way (seconds of work in a worker process): in a thread, as the
-        # ASGI adapter does, so other requests, and other renders, go on meanwhile
-        reply = await asyncio.to_thread(self._call, request, body) if request.url.path.startswith(RESULTS) \
-            else self._call(request, body)
+        # ASGI adapter does, so other requests, and other renders, go on meanwhile; anything else at once
+        reply = self._call(request, body) if self.service.answers_at_once(request.url.path) \
+            else await asyncio.to_thread(self._call, request, body)
         if reply.delay:
             await asyncio.sleep(reply.delay)
         return self._response(reply, request)
