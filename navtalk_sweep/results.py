@@ -278,11 +278,12 @@ class VideoSink:
     every record still names its own video; same bytes, same name, on every run and machine.
 
     Hashed as it arrives and held in memory up to ``MEMORY`` bytes (beyond, in a part file), so bytes already
-    stored are never written again: 50,000 placeholder downloads were 2 GB written and deleted.
+    stored are never written again: 50,000 placeholder downloads were 2 GB written and deleted. The bound is
+    small because hundreds of downloads may be under way at once; a real result is larger and is written.
     ``close()`` stores and names it; ``discard()`` drops it (a failed download).
     """
 
-    MEMORY = 8 << 20
+    MEMORY = 256 << 10
 
     def __init__(self, videos: Path, key: str) -> None:
         self._videos, self._part = videos, videos / f".{key}.part"
