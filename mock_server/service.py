@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from mock_server.openapi import openapi_document
-from mock_server.video import result_video, simulated_video
+from mock_server.video import face_url, result_video, simulated_video
 from navtalk_sweep.contract import redact
 from navtalk_sweep.errors import NavTalkSweepError
 from navtalk_sweep.simulator import FAULT_KINDS, FaultAnswer, Reply, RetryAfter, Simulator, SimulatorConfig
@@ -98,8 +98,8 @@ class MockService:
         if not path.startswith(RESULTS) or not self.render_faces:
             return True
         task = self.simulator.task(path[len(RESULTS):].removesuffix(".mp4"))
-        url = (task.request.get("video_url") or task.request.get("image_url")) if task is not None else None
-        if not isinstance(url, str):
+        url = face_url(task.request) if task is not None else None
+        if url is None:
             return True
         parts = urlsplit(url)
         return not (parts.path.startswith("/media/") or (_is_loopback(parts.hostname) and self._http_get is not None))

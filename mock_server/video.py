@@ -105,13 +105,19 @@ def _audio(request: Mapping[str, Any], fetch: Callable[[str], bytes | None], aud
     return fetch(url) if isinstance(url, str) else None
 
 
+def face_url(request: Mapping[str, Any]) -> str | None:
+    """The URL of the face a request sends (a video's or an image's), or None (a built-in character)."""
+    url = request.get("video_url") or request.get("image_url")
+    return url if isinstance(url, str) else None
+
+
 def simulated_video(request: Mapping[str, Any], seconds: float, fetch: Callable[[str], bytes | None],
                     audio_base64: str | None = None) -> bytes | None:
     """The face of ``request`` animated by its speech, or None when the mock cannot see a face."""
     from navtalk_sweep import analysis
 
-    url = request.get("video_url") or request.get("image_url")
-    if not isinstance(url, str) or not analysis.available():
+    url = face_url(request)
+    if url is None or not analysis.available():
         return None
     face = fetch(url)
     if not face:

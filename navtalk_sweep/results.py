@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self, TextIO
+from typing import Any, BinaryIO, Self, TextIO
 
 from navtalk_sweep.errors import RunError
 from navtalk_sweep.record import CaseRecord
@@ -290,34 +290,33 @@ class VideoSink:
         self._digest = hashlib.sha256()
         self._held: list[bytes] = []
         self._size = 0
-        self._file: Any = None
+        self._file: BinaryIO | None = None
 
     def write(self, chunk: bytes) -> None:
         self._digest.update(chunk)
         self._size += len(chunk)
-        if self._file is None and self._size <= self.MEMORY:
-            self._held.append(chunk)
-            return
         if self._file is None:
-            self._videos.mkdir(parents=True, exist_ok=True)
-            self._file = self._part.open("wb")
-            self._file.writelines(self._held)
-            self._held = []
+            if self._size <= self.MEMORY:
+                self._held.append(chunk)
+                return
+            self._file = self._spill()
         self._file.write(chunk)
+
+    def _spill(self) -> BinaryIO:
+        """What is held so far, in the part file, open for the rest."""
+        self._videos.mkdir(parents=True, exist_ok=True)
+        file = self._part.open("wb")
+        file.writelines(self._held)
+        self._held = []
+        return file
 
     def close(self) -> Path:
         dest = self._videos / f"{self._digest.hexdigest()[:16]}.mp4"
-        if self._file is not None:
-            self._file.close()
         if dest.exists():
-            self._part.unlink(missing_ok=True)
-        else:
-            if self._file is None:
-                self._videos.mkdir(parents=True, exist_ok=True)
-                with self._part.open("wb") as f:
-                    f.writelines(self._held)
-            self._part.replace(dest)  # whole or not at all: a reader never sees half a video under its name
-        self._held = []
+            self.discard()  # those bytes are kept already
+            return dest
+        (self._file or self._spill()).close()
+        self._part.replace(dest)  # whole or not at all: a reader never sees half a video under its name
         return dest
 
     def discard(self) -> None:
