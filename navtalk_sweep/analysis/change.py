@@ -10,11 +10,13 @@ the formulas, the perturbations they were validated on and when not to trust the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 import numpy as np
 
-__all__ = ["ChangeCollector", "ChangeMeasures", "Comparison"]
+__all__ = ["ChangeCollector", "ChangeMeasures", "Comparison", "Spread"]
+
+_T = TypeVar("_T")
 
 #: frames compared at most (spread over the video): the median needs a few dozen, not all
 MAX_FRAMES: Final = 24
@@ -184,25 +186,46 @@ def _detail(grey: np.ndarray) -> float:
 WORK_SIDE: Final = 256
 
 
+class Spread(Generic[_T]):
+    """At least ``most`` (fewer than twice as many) of the items offered one by one, spread evenly over however
+    many come: every k-th is kept, k doubling (and every other kept item dropped) when full. Given the
+    ``expected`` count, k starts where it would end."""
+
+    def __init__(self, most: int, expected: int = 0) -> None:
+        self.items: list[_T] = []
+        self._most = most
+        self._step = max(1, expected // most)
+        self._seen = 0
+
+    def wants(self) -> bool:
+        """Whether the item now offered is kept (asked once per item, before the work of making it)."""
+        index, self._seen = self._seen, self._seen + 1
+        return index % self._step == 0
+
+    def add(self, item: _T) -> None:
+        """Keep the item :meth:`wants` said yes to."""
+        self.items.append(item)
+        if len(self.items) >= 2 * self._most:
+            self.items = self.items[::2]
+            self._step *= 2
+
+
 class ChangeCollector:
     """Takes frame pairs (result, source) as a video is read; :meth:`result` measures them.
 
-    Keeps at most ``MAX_FRAMES`` pairs spread evenly over however many are offered (every k-th,
-    k doubling when full), each at most ``WORK_SIDE`` px across, so a long video costs no more."""
+    Keeps at most ``MAX_FRAMES`` pairs spread evenly over however many are offered (:class:`Spread`),
+    each at most ``WORK_SIDE`` px across, so a long video costs no more."""
 
     def __init__(self, expected: int = 0) -> None:
-        self._diffs: list[np.ndarray] = []
+        self._diffs: Spread[np.ndarray] = Spread(MAX_FRAMES, expected)
         self._detail: list[tuple[float, float]] = []
-        self._step = max(1, expected // MAX_FRAMES)  # the frame count, when known, spreads the picks at once
         self._scale = 1.0
-        self._seen = 0
         self._source: tuple[int, np.ndarray] | None = None  # a still source is prepared once
 
     def add(self, rgb: np.ndarray, src: np.ndarray, mouth: tuple[int, int, int, int] | None = None) -> None:
         import cv2
 
-        index, self._seen = self._seen, self._seen + 1
-        if index % self._step:
+        if not self._diffs.wants():
             return
         if src.shape != rgb.shape:
             src = cv2.resize(src, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_AREA)
@@ -212,10 +235,7 @@ class ChangeCollector:
             if a.size and b.size:
                 self._detail.append((_detail(cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)),
                                      _detail(cv2.cvtColor(b, cv2.COLOR_RGB2GRAY))))
-        self._diffs.append(self._prepare(rgb) - self._prepared(src))
-        if len(self._diffs) >= 2 * MAX_FRAMES:
-            self._diffs = self._diffs[::2]
-            self._step *= 2
+        self._diffs.add(self._prepare(rgb) - self._prepared(src))
 
     def _prepare(self, rgb: np.ndarray) -> np.ndarray:
         import cv2
@@ -232,7 +252,7 @@ class ChangeCollector:
         return self._source[1]
 
     def result(self, comparison: Comparison) -> ChangeMeasures:
-        return _measure(self._diffs, self._detail, self._scale, comparison)
+        return _measure(self._diffs.items, self._detail, self._scale, comparison)
 
 
 def _shrunk(array: np.ndarray | None, scale: float, shape: tuple[int, int]) -> np.ndarray | None:

@@ -14,7 +14,7 @@ from typing import Final, TypeVar
 import numpy as np
 
 from navtalk_sweep.analysis._io import Frame, Source, container_facts, iter_frames, read_speech
-from navtalk_sweep.analysis.change import ChangeCollector, Comparison
+from navtalk_sweep.analysis.change import ChangeCollector, Comparison, Spread
 from navtalk_sweep.analysis.face import Controls, Face, FaceTracker, detect_face, regions
 from navtalk_sweep.analysis.speech import BAND, F2_BAND, envelope
 from navtalk_sweep.media import is_placeholder
@@ -283,12 +283,18 @@ def _ahead(items: Iterator[_T], depth: int = 8) -> Iterator[_T]:
     worker.join()
 
 
-def _greys(frame: Frame) -> tuple[Frame, np.ndarray, np.ndarray]:
-    """The frame, its grey image, and that at 128x128 (what the frozen-picture test compares)."""
+def _decoded(source: Source) -> Iterator[tuple[Frame, np.ndarray, bool, bool]]:
+    """Each frame, its grey image, whether it is unchanged since the frame before (compared at 128x128: fewer
+    than STILL_SHARE of the pixels moved by more than STILL_LEVEL) and whether it is black."""
     import cv2
 
-    gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
-    return frame, gray, cv2.resize(gray, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
+    previous: np.ndarray | None = None
+    for frame in iter_frames(source):
+        gray = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2GRAY)
+        small = cv2.resize(gray, (128, 128), interpolation=cv2.INTER_AREA).astype(np.float32)
+        unchanged = previous is not None and float((np.abs(small - previous) > STILL_LEVEL).mean()) < STILL_SHARE
+        previous = small
+        yield frame, gray, unchanged, float(small.mean()) < BLACK_LUMA
 
 
 def analyse_video(source: Source, *, speech: np.ndarray | None = None,
@@ -304,32 +310,30 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
     rows: list[list[float]] = []
     row_times: list[float] = []
     opening: list[float] = []
-    thumbs: list[tuple[float, np.ndarray]] = []
     black = missing = misses = 0
     still_run = longest_still = 0.0
-    previous: np.ndarray | None = None
     lips: list[tuple[float, float]] = []
     against: _Against | None = None
     if reference is not None and not reference.still:
         out.notes.append("a video face: its frames cannot be put in step with the result's, so what the "
                          "controls changed is not measured")
         reference = None
+    count, comment = container_facts(source)
+    thumbs: Spread[tuple[float, np.ndarray]] = Spread(4 * STRIP, count)
     with FaceTracker(video=True) as tracker:
-        # the grey copies are made in the decoding thread too, beside the mesh's work on the frame before
-        for frame, gray, small in _ahead(_greys(f) for f in iter_frames(source)):
+        # the grey copies and the frame-to-frame tests are made in the decoding thread, beside the mesh's
+        # work on the frame before
+        for frame, gray, unchanged, dark in _ahead(_decoded(source)):
             if reference is not None and against is None:
-                count, comment = container_facts(source)
                 against = _Against(reference, frame.rgb.shape[1], frame.rgb.shape[0], comment, count)
-            if previous is not None and times:
-                step = frame.time - times[-1]
-                if float((np.abs(small - previous) > STILL_LEVEL).mean()) < STILL_SHARE:
-                    still_run += step
+            if times:
+                if unchanged:
+                    still_run += frame.time - times[-1]
                     longest_still = max(longest_still, still_run)
                 else:
                     still_run = 0.0
-            previous = small
             times.append(frame.time)
-            if small.mean() < BLACK_LUMA:
+            if dark:
                 black += 1
                 missing += 1
                 continue
@@ -351,12 +355,12 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
             rows.append(row)
             row_times.append(frame.time)
             opening.append(row[0])
-            if len(thumbs) < 400:
+            if thumbs.wants():
                 cx, cy = face.mouth_center
                 w = face.mouth_width
                 crop = frame.rgb[max(0, int(cy - 0.55 * w)) : int(cy + 0.75 * w), max(0, int(cx - w)) : int(cx + w)]
                 if crop.size:  # at the strip's size now: a view would keep the whole frame alive (1.1 GB once)
-                    thumbs.append((frame.time, cv2.resize(crop, THUMB, interpolation=cv2.INTER_AREA)))
+                    thumbs.add((frame.time, cv2.resize(crop, THUMB, interpolation=cv2.INTER_AREA)))
     if not times:
         out.notes.append("no video frames")
         return out
@@ -401,6 +405,7 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
             out.values["av_offset"] = sync.offset
         elif sync.why:
             out.notes.append(sync.why)
-    picks = np.linspace(0, len(thumbs) - 1, min(STRIP, len(thumbs))).round().astype(int) if thumbs else ()
-    out.mouth_strip = _strip([thumbs[int(i)][1] for i in picks])
+    kept = thumbs.items
+    picks = np.linspace(0, len(kept) - 1, min(STRIP, len(kept))).round().astype(int) if kept else ()
+    out.mouth_strip = _strip([kept[int(i)][1] for i in picks])
     return out

@@ -92,3 +92,22 @@ os.write(2, b"still heard\\n")
     proc = subprocess.run([sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == "still heard\n"
+
+
+def test_landmarks_read_off_their_wire_bytes_are_the_messages_values_or_refused():
+    from mediapipe.framework.formats import landmark_pb2
+
+    from navtalk_sweep.analysis.face import _from_wire
+
+    rng = np.random.default_rng(3)
+    values = rng.uniform(-0.2, 1.2, (478, 3)).astype(np.float32)
+    plain = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in values:
+        plain.landmark.add(x=x, y=y, z=z)
+    xy = _from_wire(plain.SerializeToString())
+    assert xy is not None and np.array_equal(xy, values[:, :2].astype(np.float64))
+    other = landmark_pb2.NormalizedLandmarkList()
+    other.CopyFrom(plain)
+    other.landmark[7].visibility = 0.5  # a field the plain layout has no room for: read the slow way instead
+    assert _from_wire(other.SerializeToString()) is None
+    assert _from_wire(b"") is None

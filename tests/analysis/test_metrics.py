@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from navtalk_sweep.analysis._io import RATE, read_frames, read_image, read_speech, replace_sound, write_mp4
+from navtalk_sweep.analysis.change import Spread
 from navtalk_sweep.analysis.metrics import analyse_video, lip_sync, low_percentile
 from tests.analysis.conftest import CLIPS, MEDIA, SPEECH
 from tests.bounded import proc_status
@@ -165,3 +166,30 @@ def test_the_mouths_dark_level_read_off_a_histogram_is_numpys_percentile_to_the_
         values = rng.integers(0, int(rng.integers(1, 257)), shape).astype(np.uint8)
         q = float(rng.choice([15.0, 50.0, 95.0, float(rng.uniform(0, 100))]))
         assert low_percentile(values, q) == np.percentile(values, q), (shape, q)
+
+
+@pytest.mark.parametrize(("offered", "expected"), [(10, 0), (1000, 0), (1000, 1000), (5000, 700)])
+def test_a_spread_keeps_a_bounded_evenly_spaced_sample_of_whatever_comes(offered, expected):
+    spread: Spread[int] = Spread(32, expected)
+    for item in range(offered):
+        if spread.wants():
+            spread.add(item)
+    kept = spread.items
+    assert kept[0] == 0 and min(offered, 32) <= len(kept) < 64
+    assert len({b - a for a, b in itertools.pairwise(kept)}) <= 1  # one step throughout
+    assert offered - kept[-1] <= 2 * offered / len(kept)  # and reaching the end
+
+
+def test_the_mouth_strip_spans_a_long_video_not_its_first_frames():
+    """It once showed the first 400 faces only (16 s at 25 fps), whatever the video's length."""
+    import cv2
+
+    face = cv2.resize(read_image(MEDIA / "hallo_7_1600.jpg"), (160, 160), interpolation=cv2.INTER_AREA)
+    dark = np.zeros_like(face)
+    frames = [face] * 420 + [dark] * 20 + [face] * 60  # 20 s; the frames after the black ones are brightened
+    frames = [f if i < 440 else np.clip(f.astype(int) + 60, 0, 255).astype(np.uint8) for i, f in enumerate(frames)]
+    metrics = analyse_video(write_mp4(frames, 25, np.zeros(20 * RATE, np.float32)))
+    strip = metrics.mouth_strip
+    assert strip is not None and strip.shape[1] == 8 * 96
+    first, last = strip[:, :96].astype(int), strip[:, -96:].astype(int)
+    assert last.mean() > first.mean() + 30  # the last thumbnail comes from the brightened end
