@@ -14,7 +14,7 @@ from typing import Final, Generic, TypeVar
 
 import numpy as np
 
-__all__ = ["ChangeCollector", "ChangeMeasures", "Comparison", "Spread"]
+__all__ = ["ChangeCollector", "ChangeMeasures", "Comparison", "Spread", "median_last"]
 
 _T = TypeVar("_T")
 
@@ -255,6 +255,20 @@ class ChangeCollector:
         return _measure(self._diffs.items, self._detail, self._scale, comparison)
 
 
+def median_last(values: np.ndarray) -> np.ndarray:
+    """``np.median(values, axis=-1)`` to the last bit, for values without NaN: one partition at the middle
+    (numpy's median also partitions at the last place, to look for NaN, and at both middles of an even
+    count: several times the work on a frames-deep stack); an even count's lower middle is the largest
+    value below it."""
+    n = values.shape[-1]
+    middle = n // 2
+    part = np.partition(values, middle, axis=-1)
+    upper = part[..., middle]
+    if n % 2:
+        return upper
+    return np.stack([part[..., :middle].max(axis=-1), upper], axis=-1).mean(axis=-1)
+
+
 def _shrunk(array: np.ndarray | None, scale: float, shape: tuple[int, int]) -> np.ndarray | None:
     import cv2
 
@@ -274,7 +288,7 @@ def _measure(diffs: list[np.ndarray], detail: list[tuple[float, float]], scale: 
     stack = np.stack(diffs, axis=-1)  # h x w x 3 x frames: the frames last, so medians run along memory
     # a colour-range or gamma difference shifts the whole frame alike: take it out before looking for regions
     stack -= np.median(stack[::4, ::4].transpose(0, 1, 3, 2).reshape(-1, 3), axis=0)[:, None]
-    median = np.median(stack, axis=-1)
+    median = median_last(stack)
     static = np.abs(median).max(-1)
     size = np.abs(stack).max(2)  # h x w x frames
     n = size.shape[-1]

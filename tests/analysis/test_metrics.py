@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from navtalk_sweep.analysis._io import RATE, read_frames, read_image, read_speech, replace_sound, write_mp4
-from navtalk_sweep.analysis.change import Spread
+from navtalk_sweep.analysis.change import Spread, median_last
 from navtalk_sweep.analysis.metrics import analyse_video, lip_sync, low_percentile
 from tests.analysis.conftest import CLIPS, MEDIA, SPEECH
 from tests.bounded import proc_status
@@ -193,3 +193,13 @@ def test_the_mouth_strip_spans_a_long_video_not_its_first_frames():
     assert strip is not None and strip.shape[1] == 8 * 96
     first, last = strip[:, :96].astype(int), strip[:, -96:].astype(int)
     assert last.mean() > first.mean() + 30  # the last thumbnail comes from the brightened end
+
+
+def test_the_change_stacks_median_is_numpys_median_to_the_last_bit():
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        shape = (*(int(n) for n in rng.integers(1, 9, 2)), int(rng.integers(1, 60)))
+        values = rng.normal(0, float(rng.uniform(0.1, 50)), shape).astype(np.float32)
+        if rng.random() < 0.3:
+            values = values.round()  # ties, as quantised pixel levels have
+        assert np.array_equal(median_last(values), np.median(values, axis=-1)), shape
