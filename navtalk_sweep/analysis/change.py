@@ -266,7 +266,7 @@ def median_last(values: np.ndarray) -> np.ndarray:
     upper = part[..., middle]
     if n % 2:
         return upper
-    return np.stack([part[..., :middle].max(axis=-1), upper], axis=-1).mean(axis=-1)
+    return np.asarray(np.stack([part[..., :middle].max(axis=-1), upper], axis=-1).mean(axis=-1))
 
 
 def _shrunk(array: np.ndarray | None, scale: float, shape: tuple[int, int]) -> np.ndarray | None:
