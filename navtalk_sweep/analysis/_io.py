@@ -118,11 +118,16 @@ def read_speech(source: Source, rate: int = RATE) -> np.ndarray | None:
 
 
 def write_mp4(frames: Iterable[np.ndarray], fps: float, speech: np.ndarray | None, rate: int = RATE,
-              *, crf: int = 28, comment: str | None = None) -> bytes:
-    """H.264 + AAC in MP4 from RGB frames (even sizes) and mono float samples; ``comment`` in its metadata."""
+              *, crf: int = 28, comment: str | None = None, repeats: bool = False) -> bytes:
+    """H.264 + AAC in MP4 from RGB frames (even sizes) and mono float samples; ``comment`` in its metadata.
+
+    ``repeats``: ``frames`` gives the same few arrays again and again (a still face's drawings, one per mouth
+    opening): each is converted to the encoder's YUV once, not every time it is shown (the conversion was
+    most of an encode's time); the bytes are the same either way."""
     import av
 
     buf = io.BytesIO()
+    converted: dict[int, tuple[np.ndarray, Any]] = {}  # id -> (the array, kept so the id stays its own; its frame)
     with av.open(buf, mode="w", format="mp4") as out:
         if comment is not None:
             out.metadata["comment"] = comment
@@ -134,8 +139,17 @@ def write_mp4(frames: Iterable[np.ndarray], fps: float, speech: np.ndarray | Non
             if not sized:
                 video.height, video.width = rgb.shape[0] // 2 * 2, rgb.shape[1] // 2 * 2
                 sized = True
-            rgb = rgb[: video.height, : video.width]
-            for packet in video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")):
+            known = converted.get(id(rgb))
+            if known is not None and known[0] is rgb:
+                frame = known[1]
+            else:
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb[: video.height, : video.width]),
+                                                   format="rgb24")
+                if repeats:
+                    frame = frame.reformat(format="yuv420p")
+                    converted[id(rgb)] = (rgb, frame)
+            frame.pts = None  # a frame shown again is timed anew (the encoder counts frames without a time)
+            for packet in video.encode(frame):
                 out.mux(packet)
         for packet in video.encode():
             out.mux(packet)

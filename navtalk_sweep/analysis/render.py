@@ -268,7 +268,7 @@ def render_result(face_media: bytes, speech: np.ndarray, controls: Controls | No
             yield drawn[level]
 
     try:
-        return write_mp4(produce(), FPS, speech, comment=MARK)
+        return write_mp4(produce(), FPS, speech, comment=MARK, repeats=len(frames) == 1)
     finally:
         tracker.close()
 
