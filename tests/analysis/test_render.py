@@ -70,3 +70,17 @@ def test_an_unreadable_face_keeps_the_placeholder_and_says_why(sweep):
     assert "poster" not in rec.images
     assert not rec.metrics  # the placeholder says what it is: nothing to measure
     assert rec.notes == ("the mock's placeholder video (it could not see the face): not measured",)
+
+
+def test_pictures_shown_again_are_encoded_to_the_same_bytes_when_converted_once():
+    import numpy as np
+
+    from navtalk_sweep.analysis._io import read_frames, read_image, write_mp4
+
+    face = read_image(MEDIA / "hallo_6.jpg")[:96, :128]
+    pictures = [np.ascontiguousarray(np.roll(face, 3 * k, axis=1)) for k in range(4)]
+    shown = [pictures[k] for k in (0, 1, 2, 1, 0, 3, 3, 2, 0, 1, 2, 3) * 3]
+    once = write_mp4(shown, 25, None, repeats=True)
+    assert once == write_mp4(shown, 25, None)
+    frames = read_frames(once)
+    assert len(frames) == len(shown) and [round(f.time, 2) for f in frames[:3]] == [0.0, 0.04, 0.08]
