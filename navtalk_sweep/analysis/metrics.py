@@ -53,7 +53,7 @@ CHANCE_SHIFT, CHANCE_SHARE, MIN_MOVES, MAX_MOVES = 1.0, 0.95, 20, 250
 
 @dataclass(frozen=True)
 class LipSync:
-    score: float  # mean windowed correlation at the best accepted offset, -1..1 (0 when nothing moves)
+    score: float  # windowed correlation at the best accepted offset, of levels and of their changes, -1..1 (0: still)
     offset: float | None  # seconds the speech lags the mouth (+: sound late); None when it cannot be placed
     why: str = ""  # why the offset is missing
 
@@ -190,7 +190,10 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     loud = np.interp(grid + in_sync / GRID_FPS, t, level, left=np.nan, right=np.nan)
     ok = ~np.isnan(loud)
     window, hop = round(SYNC_WINDOW * GRID_FPS), round(SYNC_HOP * GRID_FPS)
-    score = _windowed_corr(loud[ok], opening[ok], window, hop)
+    # half how loud goes with how open, half how fast each changes: the moments the mouth opens and closes
+    # against the speech's rises and falls (a mouth that is open where speech is loud, but not in step)
+    level_match = _windowed_corr(loud[ok], opening[ok], window, hop)
+    score = (level_match + _windowed_corr(np.diff(loud[ok]), np.diff(opening[ok]), window, hop)) / 2
     offset = round(_peak(timing), 2) + 0.0  # + 0.0: no "-0.0" in a report
     why = _placeable(timing, offset, lambda: _by_chance(grid, opening, *wide))
     return LipSync(round(score, 3) + 0.0, None if why else offset, why)
