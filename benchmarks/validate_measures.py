@@ -6,7 +6,8 @@ talking clips in ``tests/data/media``; this script runs the same checks on the o
 
     python benchmarks/validate_measures.py [--dev] [--media ../shared/media]
 
-- lip sync: own speech against every wrong speech (own shifted +-1 s, every other clip's speech);
+- lip sync: own speech against every wrong speech (own shifted +-1 s, every other clip's speech), the pooled
+  ROC AUC, and a wider net (six more speakers' speech files and the other clips', started every 0.5 s);
 - offset: a copy with its sound 0.2 s late reads the clip's own offset + 0.2 s within one frame, or
   is reported missing (a flat peak, a peak at the search's edge) with the note the measure gave;
 - the perturbations of ``tests/analysis/perturb.py``: pasted region (IoU, seam), blurred mouth
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,11 +45,37 @@ DEV = ["retalking_1.mp4", "retalking_2.mp4", "may_5s.mp4", "pcavs_620900105.mp4"
 HELD_OUT = ["video-retalking/4.mp4", "Wav2Lip-GFPGAN/kim_7s_raw.mp4", "SadTalker/RD_Radio2_000.mp4",
             "PC-AVS/00086.mp4", "PC-AVS/00373.mp4", "PC-AVS/00473.mp4", "PC-AVS/00010.mp4", "PC-AVS/00098.mp4"]
 FRAME = 0.04
+#: speech files of ../shared/media with no video: more wrong speech for the wider net
+SPEAKERS = ["GeneFacePlusPlus/MacronSpeech.wav", "SadTalker/RD_Radio36_000.wav", "SadTalker/chinese_news.wav",
+            "Sonic/talk_female_english_10s.MP3", "dreamtalk/acknowledgement_english.m4a", "Real3DPortrait/Obama_5s.wav"]
 
 
 def _monotone(values: list[float], falling: bool = False) -> str:
     ok = all((a > b) if falling else (a < b) for a, b in itertools.pairwise(values))
     return "monotone" if ok else "NOT monotone"
+
+
+def _wider_net(media: Path, paths: list[Path], measured: dict[Path, Any]) -> None:
+    """Every clip's own speech against six more speakers' (speech files with no video) and the other clips',
+    each started every 0.5 s: the share of those wrong speeches the own one beats."""
+    speech = {n: read_speech(media / n) for n in SPEAKERS}
+    speech.update({p.name: read_speech(p) for p in paths})
+    beaten = total = 0
+    per = []
+    for p in paths:
+        m = measured[p]
+        own = m.values.get("lip_sync")
+        if own is None or m.mouth is None:
+            continue
+        wrong = [np.roll(speech[p.name], s * RATE) for s in (-2, -1, 1, 2)]
+        for name, s in speech.items():
+            if name != p.name and s is not None:
+                wrong += [s[int(start * RATE):] for start in np.arange(0, max(0.01, len(s) / RATE - 4), 0.5)]
+        won = sum(own > lip_sync(*m.mouth, s).score for s in wrong)
+        per.append(f"{p.stem} {won}/{len(wrong)}")
+        beaten, total = beaten + won, total + len(wrong)
+    print(f"lip sync, wider net: own speech beats {beaten} of {total} wrong speeches ({beaten / max(1, total):.1%}): "
+          + ", ".join(per))
 
 
 def main() -> None:
@@ -61,6 +89,8 @@ def main() -> None:
     measured = {p: analyse_video(p) for p in paths}
     wins = 0
     offsets_ok = offsets_missing = 0
+    owns: list[float] = []
+    wrongs: list[float] = []
     for p in paths:
         m = measured[p]
         own = m.values.get("lip_sync")
@@ -70,6 +100,8 @@ def main() -> None:
         wrong = [("+1 s", np.roll(speech[p], RATE)), ("-1 s", np.roll(speech[p], -RATE))]
         wrong += [(q.name, speech[q]) for q in paths if q != p]
         scores = [(what, lip_sync(*m.mouth, s).score) for what, s in wrong]
+        owns.append(own)
+        wrongs.extend(score for _, score in scores)
         best_wrong = max(scores, key=lambda x: x[1])
         beat = all(own > s for _, s in scores)
         wins += beat
@@ -86,6 +118,9 @@ def main() -> None:
               f"({best_wrong[0]}): {'beats all' if beat else 'BEATEN'}; {reading}")
     print(f"lip sync: own speech beats every wrong one on {wins} of {len(paths)} clips; 0.2 s delay within a "
           f"frame on {offsets_ok}, missing on {offsets_missing}")
+    auc = np.mean([t > f for t, f in itertools.product(owns, wrongs)]) if owns and wrongs else float("nan")
+    print(f"lip sync: pooled ROC AUC {auc:.3f} (every clip's own speech against every clip's wrong ones)")
+    _wider_net(args.media, paths, measured)
     if args.no_perturb:
         return
     for p in paths:
