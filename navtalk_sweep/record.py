@@ -319,6 +319,9 @@ class Field:
     better: Better | None = None
     #: the colour scale's ends when the measure has natural ones (a share: 0..1), so noise is not stretched
     scale: tuple[float, float] | None = None
+    #: how the measure is computed, counted from 1: a new way of computing it (docs/metrics.md) takes the next
+    #: number, and two runs compare it only when they computed it the same way (``revisions``)
+    revision: int = 1
 
     def value(self, record: CaseRecord) -> Any:
         if self.get is not None:
@@ -365,7 +368,9 @@ FIELDS: dict[str, Field] = {f.name: f for f in (
     Field("video_fps", "video fps", Kind.NUMBER, get=_fact("fps")),
     Field("video_bytes", "video size", Kind.NUMBER, unit="B"),
     # measured in the video (the face extra; docs/metrics.md says how and when not to trust them)
-    Field("lip_sync", "lip sync", Kind.NUMBER, better=Better.HIGHER, scale=(0.0, 1.0),
+    # revision 2 (fifteenth session): when the mouth opens and closes against when the speech rises and falls
+    # counts half (revision 1: how open against how loud alone)
+    Field("lip_sync", "lip sync", Kind.NUMBER, better=Better.HIGHER, scale=(0.0, 1.0), revision=2,
           description="how well mouth opening follows the speech loudness, -1..1 (0: not at all)"),
     Field("av_offset", "A/V offset", Kind.NUMBER, unit="s",
           description="seconds the sound lags the mouth at the best match (+: sound late)"),
@@ -409,6 +414,12 @@ def weighted(record: CaseRecord, weights: Mapping[str, float]) -> float | None:
             return None
         total += weight * float(value)
     return total
+
+
+def revisions() -> dict[str, int]:
+    """The measures computed otherwise than at first, and how (``Field.revision``): what a run records as
+    ``measures`` in its run.json; a measure not named there is at revision 1."""
+    return {f.name: f.revision for f in FIELDS.values() if f.revision != 1}
 
 
 def numeric_fields() -> list[Field]:

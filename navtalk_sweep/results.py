@@ -246,6 +246,7 @@ class RunMeta:
     study_storage: str | None = None  # a search's study storage (a database password masked)
     choose: dict[str, Any] = field(default_factory=dict)  # what "best" means per scenario
     tolerances: dict[str, Any] = field(default_factory=dict)  # how much a measure may worsen, per scenario
+    measures: dict[str, int] = field(default_factory=dict)  # measures computed otherwise than at first (revisions)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property

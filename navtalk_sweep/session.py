@@ -37,7 +37,7 @@ from navtalk_sweep.cassette import CassetteWriter, redact_record
 from navtalk_sweep.client import AsyncNavTalkClient, CookielessAsyncClient, RecordingTransport
 from navtalk_sweep.clock import ManualClock, run_virtual
 from navtalk_sweep.errors import ClientError, InvalidArgument, RunError
-from navtalk_sweep.record import CaseRecord, Outcome
+from navtalk_sweep.record import CaseRecord, Outcome, revisions
 from navtalk_sweep.report import Comparison, LiveReport, publish
 from navtalk_sweep.results import (
     META,
@@ -301,6 +301,7 @@ class Sweep:
             resumed=saved.resumed + (1 if self.resume else 0),
             choose=dict(self.plan.objectives) or saved.choose,
             tolerances=dict(self.plan.tolerances) or saved.tolerances,
+            measures=revisions() if self.measure else saved.measures,
             study_storage=search.storage_label(self.study_storage) if self.plan.searches else saved.study_storage)
 
     def _open_studies(self, replayed: Replayed) -> list[search.StudySource]:

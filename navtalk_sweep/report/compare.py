@@ -6,7 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from navtalk_sweep.record import BAD_OUTCOMES, Better, CaseRecord, Field, Outcome, numeric_fields
+from navtalk_sweep.record import BAD_OUTCOMES, FIELDS, Better, CaseRecord, Field, Outcome, numeric_fields
 from navtalk_sweep.report._stats import estimate, separated
 from navtalk_sweep.results import Run
 
@@ -54,6 +54,11 @@ def compare_runs(base: Run, new: Run, *, time_ratio: float = 1.5, time_floor: fl
     """Differences from ``base`` to ``new``; slower means over ``time_ratio`` x and ``time_floor`` s more."""
     old_cases, new_cases = _by_case(base), _by_case(new)
     out = Comparison(str(base.meta.get("run_id") or base.path), str(new.meta.get("run_id") or new.path))
+    apart = _computed_apart(base, new)
+    for name, (then, since) in sorted(apart.items()):
+        out.items.append({"kind": "not compared", "scenario": "", "case_id": "", "label": "every case",
+                          "detail": f"{FIELDS[name].label}: the baseline computed it by revision {then}, this run by "
+                                    f"revision {since} (docs/metrics.md): run the baseline again to compare it"})
 
     def add(kind: str, key: tuple[str, str], recs: list[CaseRecord], detail: str) -> None:
         out.items.append({"kind": kind, "scenario": key[0], "case_id": key[1],
@@ -92,7 +97,7 @@ def compare_runs(base: Run, new: Run, *, time_ratio: float = 1.5, time_floor: fl
             add("video changed", key, recs, ", ".join(changed))
         tolerances = (new.meta.get("tolerances") or {}).get(key[0]) or {}
         for f in numeric_fields():
-            if f.better is not None and f.name not in _TIMINGS:
+            if f.better is not None and f.name not in _TIMINGS and f.name not in apart:
                 moved = _measure_moved(f, before_recs, recs, tolerances.get(f.name))
                 if moved is not None:
                     add(*moved[:1], key, recs, moved[1])
@@ -100,6 +105,19 @@ def compare_runs(base: Run, new: Run, *, time_ratio: float = 1.5, time_floor: fl
         if key not in new_cases:
             add("missing", key, recs, f"in the baseline ({_outcome(recs)}), not in the new run")
     return out
+
+
+def _computed_apart(base: Run, new: Run) -> dict[str, tuple[int, int]]:
+    """The measures the two runs computed differently (``record.revisions``; a run.json without ``measures``
+    computed every measure at revision 1) and that both runs have values of: (base's, new's) revision."""
+    def revision(run: Run, name: str) -> int:
+        return int((run.meta.get("measures") or {}).get(name, 1))
+
+    def measured(run: Run, name: str) -> bool:
+        return any(name in r.metrics for r in run.records)
+
+    return {f.name: (revision(base, f.name), revision(new, f.name)) for f in numeric_fields()
+            if revision(base, f.name) != revision(new, f.name) and measured(base, f.name) and measured(new, f.name)}
 
 
 def _measure_moved(f: Field, before: list[CaseRecord], now: list[CaseRecord],
@@ -137,12 +155,20 @@ def format_comparison(c: Comparison, fmt: str = "text") -> str:
         for title, items in (("Regressions", regs), ("Other changes", changes)):
             if items:
                 lines += [f"**{title}**", "", "| kind | scenario | case | detail |", "|---|---|---|---|"]
-                lines += [f"| {i['kind']} | {i['scenario']} | {i['label']} (`{i['case_id']}`) | "
+                lines += [f"| {i['kind']} | {i['scenario']} | {_case(i, '({})', '`')} | "
                           f"{i['detail'].replace('|', '/')} |" for i in items]
                 lines.append("")
         if not c.items:
             lines.append("No differences.")
         return "\n".join(lines)
     lines = [f"{len(regs)} regression(s), {len(changes)} other change(s): {c.base} -> {c.new}"]
-    lines += [f"  {i['kind']:<13} {i['scenario']}: {i['label']} [{i['case_id']}] {i['detail']}" for i in regs + changes]
+    lines += [f"  {i['kind']:<13} {i['scenario'] + ': ' if i['scenario'] else ''}{_case(i, '[{}]')} {i['detail']}"
+              for i in regs + changes]
     return "\n".join(lines)
+
+
+def _case(item: dict[str, Any], brackets: str, quote: str = "") -> str:
+    """An item's case as a line shows it: its label and id, or the label alone for the whole run."""
+    if not item["case_id"]:
+        return str(item["label"])
+    return f"{item['label']} " + brackets.format(f"{quote}{item['case_id']}{quote}")

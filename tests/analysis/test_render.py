@@ -60,6 +60,10 @@ def test_a_readable_face_is_rendered_at_its_size_with_the_speech_and_measured(sw
     assert facts.audio_seconds == pytest.approx(2.0, abs=0.1)
     assert rec.metrics["lip_sync"] > 0.5  # the mouth follows the speech it was given
     assert rec.metrics["no_face_frames"] == 0.0
+    import json
+
+    meta = json.loads((sweep.run_dir / "run.json").read_text())
+    assert meta["measures"] == {"lip_sync": 2}  # how its measures were computed, for a later comparison
     assert (sweep.run_dir / rec.images["mouths"]).is_file() and (sweep.run_dir / rec.images["poster"]).is_file()
 
 

@@ -111,6 +111,34 @@ def test_compare_calls_a_measure_worse_beyond_the_noise_or_the_declared_drop(tmp
     assert compare_runs(one_old, lenient).items == []
 
 
+def test_a_measure_computed_another_way_is_not_compared_and_the_comparison_says_so(tmp_path, capsys):
+    from navtalk_sweep.cli import main
+    from navtalk_sweep.record import revisions
+    from navtalk_sweep.report import compare_runs, format_comparison
+    from navtalk_sweep.results import load_run
+
+    assert revisions()["lip_sync"] == 2  # the score counts openings' timing since the fifteenth session
+
+    def run_of(name: str, lip: float, seam: float, meta: dict):
+        row = rec(0, 0, lip)
+        row["metrics"] = {"lip_sync": lip, "seam": seam}
+        run = make_run(tmp_path / name, [row], name)
+        write_meta(run.path, {**run.meta, "tolerances": {"s": {"lip_sync": 0.05, "seam": 1.0}}, **meta})
+        return load_run(run.path)
+
+    old = run_of("old", 0.95, 2.0, {})  # a run.json from before revisions: every measure at revision 1
+    new = run_of("new", 0.85, 5.0, {"measures": {"lip_sync": 2}})
+    found = compare_runs(old, new)
+    assert [i["kind"] for i in found.regressions] == ["measure worse"] and "seam" in found.regressions[0]["detail"]
+    apart = [i for i in found.items if i["kind"] == "not compared"]
+    assert len(apart) == 1 and "lip sync: the baseline computed it by revision 1, this run by revision 2" in apart[0]["detail"]
+    assert "  not compared  every case lip sync: the baseline" in format_comparison(found)
+    again = run_of("again", 0.85, 2.0, {"measures": {"lip_sync": 2}})
+    assert [i["kind"] for i in compare_runs(new, again).items] == []  # the same revision: compared, within the drop
+    assert main(["compare", str(old.path), str(again.path)]) == 0  # only a measure not compared: no regression
+    assert "not compared" in capsys.readouterr().out
+
+
 def test_a_measure_every_case_failed_on_is_a_column_and_a_heatmap_even_when_constant(tmp_path):
     from navtalk_sweep.report._view import axes_of, columns, heatmaps
 
