@@ -36,8 +36,9 @@ def _child(root: Path) -> None:
         result = run_sweep(load_plan([root / SCENARIO]), Path(tmp) / "run", target=Target.mock())
         wall = time.perf_counter() - start
     own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
-    print(json.dumps({"wall": wall, "cpu": cpu, "summary": result.summary_line()}))
+    parent, workers = own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+    print(json.dumps({"wall": wall, "cpu": parent + workers, "parent": parent, "workers": workers,
+                      "summary": result.summary_line()}))
 
 
 def main() -> None:
@@ -56,7 +57,9 @@ def main() -> None:
             serial = run_in(ROOT, me, env={"NAVTALK_SWEEP_WORKERS": "0"})
             pooled = run_in(ROOT, me, env={"NAVTALK_SWEEP_WORKERS": "auto"})
             line = (f"round {n + 1}: ours in-process {serial['wall']:.1f} s wall / {serial['cpu']:.1f} s CPU, "
-                    f"pool {pooled['wall']:.1f} s / {pooled['cpu']:.1f} s ({pooled['summary']})")
+                    f"pool {pooled['wall']:.1f} s / {pooled['cpu']:.1f} s (the run's process {pooled['parent']:.1f} s: "
+                    f"renders, runner, mock, report; its workers {pooled['workers']:.1f} s: measures) "
+                    f"({pooled['summary']})")
             if base is not None:
                 line += (f"; baseline {base['wall']:.1f} s / {base['cpu']:.1f} s: pool = "
                          f"{pooled['wall'] / base['wall']:.2f} of it (goal 0.6)")
