@@ -111,3 +111,21 @@ def test_landmarks_read_off_their_wire_bytes_are_the_messages_values_or_refused(
     other.landmark[7].visibility = 0.5  # a field the plain layout has no room for: read the slow way instead
     assert _from_wire(other.SerializeToString()) is None
     assert _from_wire(b"") is None
+
+
+def test_the_public_mediapipe_path_finds_the_same_points_as_the_direct_one(monkeypatch):
+    """Another MediaPipe than the pinned one is read through ``process()``: the same landmarks, to the bit."""
+    from navtalk_sweep.analysis import face as face_module
+    from navtalk_sweep.analysis._io import read_frames
+    from navtalk_sweep.analysis.face import FaceTracker
+
+    frames = [f.rgb for f in read_frames(MEDIA / "may_5s.mp4", limit=6)]
+
+    def points() -> list[np.ndarray]:
+        with FaceTracker(video=True) as tracker:
+            return [tracker.find(f).points for f in frames]
+
+    assert face_module._fast_path()  # the pinned version: fed directly
+    direct = points()
+    monkeypatch.setattr(face_module, "_fast_path", lambda: False)
+    assert all(np.array_equal(a, b) for a, b in zip(direct, points(), strict=True))
