@@ -187,9 +187,9 @@ WORK_SIDE: Final = 256
 
 
 class Spread(Generic[_T]):
-    """At least ``most`` (fewer than twice as many) of the items offered one by one, spread evenly over however
-    many come: every k-th is kept, k doubling (and every other kept item dropped) when full. Given the
-    ``expected`` count, k starts where it would end."""
+    """At least ``most`` (fewer than twice as many; all, when fewer come) of the items offered one by one, spread
+    evenly over however many come: every k-th is kept, k doubling (and every other kept item dropped) when
+    full. Given the ``expected`` count, k starts where it would end (fewer are kept if fewer come)."""
 
     def __init__(self, most: int, expected: int = 0) -> None:
         self.items: list[_T] = []

@@ -322,7 +322,7 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
                          "controls changed is not measured")
         reference = None
     count, comment = container_facts(source)
-    thumbs: Spread[tuple[float, np.ndarray]] = Spread(4 * STRIP, count)
+    thumbs: Spread[tuple[float, np.ndarray]] = Spread(4 * STRIP)  # of the faces found, however few
     with FaceTracker(video=True) as tracker:
         # the grey copies and the frame-to-frame tests are made in the decoding thread, beside the mesh's
         # work on the frame before
