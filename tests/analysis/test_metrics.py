@@ -205,3 +205,13 @@ def test_the_change_stacks_median_is_numpys_median_to_the_last_bit():
         if rng.random() < 0.3:
             values = values.round()  # ties, as quantised pixel levels have
         assert np.array_equal(median_last(values), np.median(values, axis=-1)), shape
+
+
+def test_a_face_in_few_frames_still_fills_the_mouth_strip():
+    import cv2
+
+    face = cv2.resize(read_image(MEDIA / "hallo_7_1600.jpg"), (160, 160), interpolation=cv2.INTER_AREA)
+    grey = np.full_like(face, 90)
+    frames = [face] * 12 + [grey] * 188  # a face in 6 % of 200 frames
+    metrics = analyse_video(write_mp4(frames, 25, np.zeros(8 * RATE, np.float32)))
+    assert metrics.mouth_strip is not None and metrics.mouth_strip.shape[1] == 8 * 96
