@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 from mock_server.openapi import openapi_document
 from mock_server.video import face_url, result_video, simulated_video
@@ -102,7 +102,7 @@ class MockService:
         if url is None:
             return True
         parts = urlsplit(url)
-        return not (parts.path.startswith("/media/") or (_is_loopback(parts.hostname) and self._http_get is not None))
+        return not (parts.path.startswith("/media/") or self._over_loopback(parts))
 
     def fetch_media(self, url: str) -> bytes | None:
         """Bytes of a media URL when the mock can reach it: its own files, or loopback."""
@@ -111,9 +111,13 @@ class MockService:
             data = self._local_media(parts.path[len("/media/"):])
             if data is not None:
                 return data
-        if _is_loopback(parts.hostname) and self._http_get is not None:
-            return self._http_get(url)
+        if self._over_loopback(parts):
+            return self._http_get(url) if self._http_get is not None else None
         return None
+
+    def _over_loopback(self, parts: SplitResult) -> bool:
+        """Whether :meth:`fetch_media` asks for the URL over HTTP: a loopback host, and a way to ask."""
+        return _is_loopback(parts.hostname) and self._http_get is not None
 
     # -- the one entry point ---------------------------------------------------------------
 

@@ -321,14 +321,14 @@ def analyse_video(source: Source, *, speech: np.ndarray | None = None,
         out.notes.append("a video face: its frames cannot be put in step with the result's, so what the "
                          "controls changed is not measured")
         reference = None
-    count, comment = container_facts(source)
     thumbs: Spread[tuple[float, np.ndarray]] = Spread(4 * STRIP)  # of the faces found, however few
     with FaceTracker(video=True) as tracker:
         # the grey copies and the frame-to-frame tests are made in the decoding thread, beside the mesh's
         # work on the frame before
         for frame, gray, unchanged, dark in _ahead(_decoded(source)):
             if reference is not None and against is None:
-                against = _Against(reference, frame.rgb.shape[1], frame.rgb.shape[0], comment, count)
+                frames, comment = container_facts(source)  # the header again: only the change measures need it
+                against = _Against(reference, frame.rgb.shape[1], frame.rgb.shape[0], comment, frames)
             if times:
                 if unchanged:
                     still_run += frame.time - times[-1]
