@@ -21,8 +21,6 @@ from pathlib import Path
 
 from baseline import ISSUE_17, ROOT, checkout, run_in
 
-MEDIA = ROOT / "tests" / "data" / "media"
-
 
 def _child(root: Path, video: Path) -> None:
     sys.path.insert(0, str(root))
@@ -57,15 +55,11 @@ def main() -> None:
         _child(args.child, args.video)
         return
     sys.path.insert(0, str(ROOT))
-    import numpy as np
+    from bench_analysis import ten_second_video  # the same video bench_analysis (b) measures
 
-    from navtalk_sweep.analysis._io import read_frames, read_speech, write_mp4
-
-    frames = [f.rgb for f in read_frames(MEDIA / "may_5s.mp4")]
-    speech = read_speech(MEDIA / "may_5s.mp4")
     with tempfile.TemporaryDirectory() as tmp, checkout(ISSUE_17) as old:
         video = Path(tmp) / "ten.mp4"
-        video.write_bytes(write_mp4(frames + frames[::-1], 25, np.concatenate([speech, speech[::-1]])))
+        video.write_bytes(ten_second_video())
         me = Path(__file__)
         for n in range(args.rounds):
             base = run_in(old, me, "--video", str(video))
