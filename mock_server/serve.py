@@ -40,6 +40,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, seed: int = 0, config: S
           media_dir: str | Path | None = None, quiet: bool = False, replay: Cassette | None = None) -> None:
     service = create_service(seed=seed, config=config, media_dir=media_dir, http_get=_loopback_getter(port),
                              replay=replay)
+    service.render_in_pool = False  # a pool's workers would outlive a server its tests kill
     if not quiet:
         service.log = lambda line: print(line, file=sys.stderr, flush=True)
     # uvicorn's access log prints query strings, licences included: ours redacts them instead

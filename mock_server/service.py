@@ -76,6 +76,9 @@ class MockService:
         self.log: Callable[[str], None] | None = None
         #: render results from the request's face when it can be seen (the face extra); else placeholders
         self.render_faces = True
+        #: ... in the analysis pool's workers when this process has them (``analysis.pool``): in-process, a
+        #: run's; the standalone server renders in its own threads (its workers would outlive a killed server)
+        self.render_in_pool = True
         # the task's request keeps base64 audio shortened; the renderer needs it whole, for recent tasks
         self._audio: OrderedDict[str, str] = OrderedDict()
 
@@ -199,8 +202,8 @@ class MockService:
         task = self.simulator.task(name.removesuffix(".mp4"))
         if task is None or task.status_at(self.simulator.clock()) != "done":
             return _json(404, {"status": "error", "message": "no such result"})
-        video = simulated_video(task.request, task.speech_seconds, self.fetch_media, self._audio.get(task.task_id)) \
-            if self.render_faces else None
+        video = simulated_video(task.request, task.speech_seconds, self.fetch_media, self._audio.get(task.task_id),
+                                pooled=self.render_in_pool) if self.render_faces else None
         return HttpReply(200, video or result_video(task.speech_seconds), {"content-type": "video/mp4"})
 
     def _admin(self, method: str, what: str, raw: bytes) -> HttpReply:

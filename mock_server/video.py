@@ -2,9 +2,10 @@
 
 When the face is readable (a file the mock serves, an upload, a loopback URL) and the ``face``
 extra is installed, the result is that face with the region its controls select moving with the
-speech (``navtalk_sweep.analysis.render``; about a second for five seconds of video). Otherwise a
-placeholder as long as the speech: encoded with PyAV when the ``media`` extra is installed (about
-0.1 s for ten seconds of 512x512 at 12 fps), else a small bundled MP4 of one second.
+speech (``navtalk_sweep.analysis.render``; about 0.3 s of CPU for five seconds of video, in the
+analysis pool's worker processes when the run has them). Otherwise a placeholder as long as the
+speech: encoded with PyAV when the ``media`` extra is installed (about 0.1 s for ten seconds of
+512x512 at 12 fps), else a small bundled MP4 of one second.
 """
 
 from __future__ import annotations
@@ -112,8 +113,9 @@ def face_url(request: Mapping[str, Any]) -> str | None:
 
 
 def simulated_video(request: Mapping[str, Any], seconds: float, fetch: Callable[[str], bytes | None],
-                    audio_base64: str | None = None) -> bytes | None:
-    """The face of ``request`` animated by its speech, or None when the mock cannot see a face."""
+                    audio_base64: str | None = None, *, pooled: bool = True) -> bytes | None:
+    """The face of ``request`` animated by its speech, or None when the mock cannot see a face; rendered in
+    the analysis pool when this process has one and ``pooled``."""
     from navtalk_sweep import analysis
 
     url = face_url(request)
@@ -122,6 +124,7 @@ def simulated_video(request: Mapping[str, Any], seconds: float, fetch: Callable[
     face = fetch(url)
     if not face:
         return None
+    from navtalk_sweep.analysis.pool import call
     from navtalk_sweep.analysis.render import simulate
 
     audio = _audio(request, fetch, audio_base64)
@@ -133,7 +136,7 @@ def simulated_video(request: Mapping[str, Any], seconds: float, fetch: Callable[
         if key in _rendered:
             _rendered.move_to_end(key)
             return _rendered[key]
-    video = simulate(face, request, seconds, audio)
+    video = call(simulate, face, dict(request), seconds, audio) if pooled else simulate(face, request, seconds, audio)
     if video is not None:
         with _rendered_lock:
             _rendered[key] = video

@@ -3,7 +3,9 @@
 Face mesh, resizing and H.264 encoding hold the GIL for much of their time, so threads give a
 2-core machine about one core of this work. :func:`call` runs a function in a process pool sized
 to the machine (each worker starts its own MediaPipe graph the first time it needs one). The
-caller blocks its own thread only; several threads calling at once keep every worker busy.
+caller blocks its own thread only; several threads calling at once keep every worker busy. The mock
+renders its result videos here too (``mock_server.video``), so a tuning run's parent only runs the
+sweep.
 
 ``NAVTALK_SWEEP_WORKERS=auto`` (one worker per core) or a number sets it; 0 runs everything in the
 calling process. Unset: on for ``navtalk-sweep run`` (the CLI calls :func:`use_by_default`), off for
@@ -66,6 +68,12 @@ def _worker_start(parent: int) -> None:
             pass
     if os.getppid() != parent:  # orphaned already (a killed worker's spare found it in a test)
         os._exit(1)
+    try:  # the pool spreads the work over the cores: OpenCV's own threads only add their hand-offs
+        import cv2
+
+        cv2.setNumThreads(1)
+    except ImportError:
+        pass
 
 
 def _executor() -> ProcessPoolExecutor | None:

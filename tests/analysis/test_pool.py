@@ -1,5 +1,5 @@
-"""Measuring in worker processes (``analysis.pool``): the same numbers as in the calling process, and a
-run killed with SIGKILL leaves no forkserver or worker behind (issue 17, item 5)."""
+"""Rendering and measuring in worker processes (``analysis.pool``): the same videos and numbers as in the
+calling process, and a run killed with SIGKILL leaves no forkserver or worker behind (issue 17, item 5)."""
 
 from __future__ import annotations
 
@@ -37,17 +37,18 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_a_pooled_run_measures_what_the_calling_process_measures(tmp_path, monkeypatch):
+def test_a_pooled_run_renders_and_measures_what_the_calling_process_does(tmp_path, monkeypatch):
     scenario = small_tuning(tmp_path, step=18, margins="[0]")  # 2 settings of 1 s
     monkeypatch.setenv("NAVTALK_SWEEP_WORKERS", "0")
-    alone = {r.case_id: r.metrics for r in run_sweep(load_plan([scenario]), tmp_path / "alone",
-                                                      target=Target.mock(), report=False).records}
+    alone = {r.case_id: (r.video, r.metrics) for r in run_sweep(load_plan([scenario]), tmp_path / "alone",
+                                                                 target=Target.mock(), report=False).records}
     env = {**os.environ, "NAVTALK_SWEEP_WORKERS": "2"}
     proc = subprocess.run([sys.executable, "-m", "navtalk_sweep.cli", "run", str(scenario), "--run-dir",
                            str(tmp_path / "pooled"), "--quiet"], env=env, capture_output=True, text=True,
                           timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
-    pooled = {r["case_id"]: r["metrics"] for r in read_results(tmp_path / "pooled")}
+    # videos are named by their content: the renders made in the workers are the same bytes
+    pooled = {r["case_id"]: (r["video"], r["metrics"]) for r in read_results(tmp_path / "pooled")}
     assert pooled == alone and len(pooled) == 2
 
 

@@ -14,7 +14,9 @@ from tests.conftest import ROOT, extra_tool
 MOCK_SERVER_MAY_IMPORT = {"navtalk_sweep.simulator", "navtalk_sweep.contract", "navtalk_sweep.errors",
                           "navtalk_sweep.clock", "navtalk_sweep.media",
                           # result media: the face the request gave, rendered (docs/design.md)
-                          "navtalk_sweep", "navtalk_sweep.analysis.render"}
+                          "navtalk_sweep", "navtalk_sweep.analysis.render",
+                          # ... on the run's other cores when it has worker processes
+                          "navtalk_sweep.analysis.pool"}
 
 
 def test_import_linter_contracts_hold():
