@@ -58,7 +58,7 @@ def main() -> None:
             pooled = run_in(ROOT, me, env={"NAVTALK_SWEEP_WORKERS": "auto"})
             line = (f"round {n + 1}: ours in-process {serial['wall']:.1f} s wall / {serial['cpu']:.1f} s CPU, "
                     f"pool {pooled['wall']:.1f} s / {pooled['cpu']:.1f} s (the run's process {pooled['parent']:.1f} s: "
-                    f"renders, runner, mock, report; its workers {pooled['workers']:.1f} s: measures) "
+                    f"runner, mock, report; its workers {pooled['workers']:.1f} s: renders and measures) "
                     f"({pooled['summary']})")
             if base is not None:
                 line += (f"; baseline {base['wall']:.1f} s / {base['cpu']:.1f} s: pool = "

@@ -16,6 +16,7 @@ render") gives each mechanism and its source:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import subprocess
@@ -28,7 +29,7 @@ from typing import Any, Final
 import numpy as np
 
 from navtalk_sweep.analysis._io import RATE, read_face, read_speech, write_mp4
-from navtalk_sweep.analysis.face import Controls, Face, FaceTracker, regions
+from navtalk_sweep.analysis.face import Controls, Face, FaceTracker, detect_face, regions
 from navtalk_sweep.analysis.speech import loudness_at
 
 __all__ = ["MARK", "render_result", "simulate", "speech_for_text"]
@@ -232,45 +233,43 @@ def render_result(face_media: bytes, speech: np.ndarray, controls: Controls | No
     count = max(1, math.ceil(seconds * FPS))
     loud = loudness_at(speech, np.arange(count) / FPS)
     openness = np.clip((loud - 0.25) / 0.6, 0, 1)  # silence and breath stay shut
-    tracker = FaceTracker(video=len(frames) > 1)
-    stages: dict[int, _Stage | None] = {}
+    # a still is searched once, by the process's still-image detector (a graph of its own cost 15 ms a render)
+    tracker = FaceTracker(video=True) if len(frames) > 1 else None
+    with tracker or contextlib.nullcontext():
+        find = tracker.find if tracker is not None else detect_face
+        stages: dict[int, _Stage | None] = {}
 
-    def stage_of(index: int) -> _Stage | None:
-        if index not in stages:
-            face = tracker.find(frames[index])
-            stages[index] = None if face is None else _stage(frames[index], face, controls)
-        return stages[index]
+        def stage_of(index: int) -> _Stage | None:
+            if index not in stages:
+                face = find(frames[index])
+                stages[index] = None if face is None else _stage(frames[index], face, controls)
+            return stages[index]
 
-    if stage_of(0) is None:
-        tracker.close()
-        return None
+        if stage_of(0) is None:
+            return None
+        drawn: dict[int, np.ndarray] = {}  # a still is drawn once per openness level
 
-    drawn: dict[int, np.ndarray] = {}  # a still is drawn once per openness level
+        def produce() -> Iterator[np.ndarray]:
+            order = _pingpong(len(frames))
+            last = stages[0]
+            for i in range(count):
+                index = next(order)
+                found = stage_of(index)
+                level = round(float(openness[i]) * LEVELS)
+                if found is None:  # no face in this frame: it passes as it is, as MuseTalk keeps the last box
+                    found = last if last is not None and last.rgb is frames[index] else None
+                if found is None:
+                    yield _mark(frames[index].copy())
+                    continue
+                last = found
+                if len(frames) > 1:
+                    yield _mark(_draw(found, level / LEVELS))
+                    continue
+                if level not in drawn:
+                    drawn[level] = _mark(_draw(found, level / LEVELS))
+                yield drawn[level]
 
-    def produce() -> Iterator[np.ndarray]:
-        order = _pingpong(len(frames))
-        last = stages[0]
-        for i in range(count):
-            index = next(order)
-            found = stage_of(index)
-            level = round(float(openness[i]) * LEVELS)
-            if found is None:  # no face in this frame: it passes as it is, as MuseTalk keeps the last box
-                found = last if last is not None and last.rgb is frames[index] else None
-            if found is None:
-                yield _mark(frames[index].copy())
-                continue
-            last = found
-            if len(frames) > 1:
-                yield _mark(_draw(found, level / LEVELS))
-                continue
-            if level not in drawn:
-                drawn[level] = _mark(_draw(found, level / LEVELS))
-            yield drawn[level]
-
-    try:
         return write_mp4(produce(), FPS, speech, comment=MARK, repeats=len(frames) == 1)
-    finally:
-        tracker.close()
 
 
 def simulate(face_media: bytes, request: Mapping[str, Any], seconds: float, audio: bytes | None) -> bytes | None:
