@@ -116,7 +116,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"{exc.filename or run_dir}: {exc.strerror or exc}") from None
     for notice in sweep.notices():
-        print(f"resume: {notice}", file=sys.stderr)
+        print(notice, file=sys.stderr)
     if args.dry_run:
         searched = sum(p.searched_most() for p in plan.searches)
         searching = f" and a search of at most {searched} video(s)" if searched else ""

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import sys
 from collections.abc import Mapping
@@ -102,7 +101,7 @@ class Fetcher:
         return await asyncio.shield(self._faces[url])  # shared by every case of this face
 
     async def _download_face(self, url: str) -> Path | None:
-        dest = self.dir.faces / hashlib.sha256(url.encode()).hexdigest()[:16]
+        dest = self.dir.face_file(url)
         dest.parent.mkdir(exist_ok=True)
         try:
             await self.client.download(url, dest)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from navtalk_sweep.errors import one_line
 
-__all__ = ["measure_video", "poster_maker"]
+if TYPE_CHECKING:
+    from navtalk_sweep.analysis.metrics import VideoMetrics
+
+__all__ = ["measure_again", "measure_video", "poster_maker"]
 
 
 def poster_maker(run_dir: Path) -> Callable[[str, Mapping[str, Any]], str | None]:
@@ -42,15 +45,12 @@ def poster_maker(run_dir: Path) -> Callable[[str, Mapping[str, Any]], str | None
     return poster
 
 
-def measure_video(video: Path, run_dir: Path, face: Path | None = None,
-                  request: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Record fields measured in a downloaded video: ``metrics``, ``notes``, ``images`` (the mouth strip).
-
-    Given the ``face`` file the request sent, also what the video changed of it for the request's controls."""
+def _analysed(video: Path, face: Path | None, request: Mapping[str, Any] | None) -> tuple[VideoMetrics | None, tuple[str, ...]]:
+    """``analyse_video`` of ``video`` against the ``face`` file the request sent (None when the decoder choked on
+    the video), and the notes on that face."""
     from navtalk_sweep.analysis._io import read_face
     from navtalk_sweep.analysis.face import Controls
     from navtalk_sweep.analysis.metrics import Reference, analyse_video
-    from navtalk_sweep.analysis.preview import write_png
 
     reference = None
     notes: tuple[str, ...] = ()
@@ -67,12 +67,32 @@ def measure_video(video: Path, run_dir: Path, face: Path | None = None,
     elif request is not None and request.get("character_name"):
         notes = ("a built-in character's face is not known here: what the controls changed is not measured",)
     try:
-        found = analyse_video(video, reference=reference)
+        return analyse_video(video, reference=reference), notes
     except Exception as exc:  # noqa: BLE001 - a video the decoder chokes on is a note, not a lost run
-        return {"notes": (f"could not measure the video: {one_line(str(exc))}",)}
+        return None, (f"could not measure the video: {one_line(str(exc))}",)
+
+
+def measure_video(video: Path, run_dir: Path, face: Path | None = None,
+                  request: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Record fields measured in a downloaded video: ``metrics``, ``notes``, ``images`` (the mouth strip).
+
+    Given the ``face`` file the request sent, also what the video changed of it for the request's controls."""
+    from navtalk_sweep.analysis.preview import write_png
+
+    found, notes = _analysed(video, face, request)
+    if found is None:
+        return {"notes": notes}
     out: dict[str, Any] = {"metrics": found.values, "notes": (*notes, *found.notes)}
     if found.mouth_strip is not None:
         strip = video.with_suffix(".mouths.png")
         write_png(strip, found.mouth_strip)
         out["images"] = {"mouths": strip.relative_to(run_dir).as_posix()}
     return out
+
+
+def measure_again(video: Path, names: tuple[str, ...], face: Path | None = None,
+                  request: Mapping[str, Any] | None = None) -> dict[str, float] | None:
+    """The measures ``names`` of a stored video as this code computes them (those it can), writing nothing; None
+    when the video cannot be measured."""
+    found, _ = _analysed(video, face, request)
+    return None if found is None else {name: found.values[name] for name in names if name in found.values}

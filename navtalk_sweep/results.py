@@ -346,6 +346,10 @@ class RunDirectory:
     def holds_run(self) -> bool:
         return self.results_file.exists() or self.journal_file.exists()
 
+    def face_file(self, url: str) -> Path:
+        """Where the face at ``url`` is kept once downloaded (once per run, for the change measures)."""
+        return self.faces / hashlib.sha256(url.encode()).hexdigest()[:16]
+
     def video_sink(self, key: str) -> VideoSink:
         """Where job ``key``'s video goes as it downloads: see :class:`VideoSink`."""
         return VideoSink(self.videos, key)

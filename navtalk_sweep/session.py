@@ -31,6 +31,7 @@ import httpx
 from navtalk_sweep import analysis, search
 from navtalk_sweep._fetch import Fetcher, face_url
 from navtalk_sweep._measure import poster_maker
+from navtalk_sweep._remeasure import measured_again, stale
 from navtalk_sweep._sweep_plan import MAX_CASES, SweepPlan, load_mock_config, load_plan
 from navtalk_sweep._target import MOCK_LICENSE, MockClock, Target, TargetKind
 from navtalk_sweep.cassette import CassetteWriter, redact_record
@@ -229,10 +230,29 @@ class Sweep:
         return replayed, again
 
     def notices(self) -> list[str]:
-        """What a resume does that a person should know before it starts (one line each)."""
+        """What a resume or a reuse does that a person should know before it starts (one line each, its subject
+        first)."""
+        out = []
         again = self._resumed()[1]
-        return [(f"{again} case(s) were in flight on the bundled mock, whose tasks ended with the process that ran "
-                 "them: they are sent again (the mock costs nothing)")] if again else []
+        if again:
+            out.append(f"resume: {again} case(s) were in flight on the bundled mock, whose tasks ended with the process "
+                       "that ran them: they are sent again (the mock costs nothing)")
+        changed = self._reused_stale()
+        if changed:
+            out.append(f"reuse: {self.reuse} measured {', '.join(changed)} by an earlier definition: its videos are "
+                       "measured again before the run (CPU only, no request)")
+        return out
+
+    def _reused_stale(self) -> tuple[str, ...]:
+        """The measures the ``reuse`` run computed otherwise than this code (none when not measuring)."""
+        if not self.reuse or not self.measure:
+            return ()
+        where = Path(self.reuse)
+        try:
+            recorded = RunDirectory(where).read_meta().measures if where.is_dir() else {}
+        except RunError:  # no run.json (a bare results.jsonl): measured at revision 1
+            recorded = {}
+        return stale(recorded)
 
     def _run_locked(self) -> SweepResult:
         reuse = self._reuse_map()  # a bad --reuse directory stops here, before the run directory is touched
@@ -402,6 +422,20 @@ class Sweep:
                 if video and (run.path / video).is_file():
                     video = str((run.path / video).resolve())
                 out[rec.case_id] = rec.replace(video=video, reused_from=rec.reused_from or run_id)
+        changed = self._reused_stale()
+        if changed:  # measured by an earlier definition: not mixed with this run's
+            cases = {case.case_id: case for job in self.jobs for case in job.cases}
+
+            def face_of(rec: CaseRecord) -> tuple[Path | None, Mapping[str, Any] | None]:
+                case = cases.get(rec.case_id)
+                url = face_url(case) if case is not None else None
+                if case is None or url is None:
+                    return None, None
+                local = case.files.get(url)
+                downloaded = RunDirectory(run.path).face_file(url)
+                return (Path(local) if local else downloaded if downloaded.is_file() else None), case.request
+
+            out = measured_again(out, changed, face_of, f"run {run_id}")
         return out
 
     def _attach_posters(self, records: list[CaseRecord]) -> list[CaseRecord]:

@@ -56,9 +56,11 @@ def compare_runs(base: Run, new: Run, *, time_ratio: float = 1.5, time_floor: fl
     out = Comparison(str(base.meta.get("run_id") or base.path), str(new.meta.get("run_id") or new.path))
     apart = _computed_apart(base, new)
     for name, (then, since) in sorted(apart.items()):
+        older = base if then < since else new  # measured again by `run --reuse` of it: its videos, no request
         out.items.append({"kind": "not compared", "scenario": "", "case_id": "", "label": "every case",
                           "detail": f"{FIELDS[name].label}: the baseline computed it by revision {then}, this run by "
-                                    f"revision {since} (docs/metrics.md): run the baseline again to compare it"})
+                                    f"revision {since} (docs/metrics.md): to compare it, run {older.path}'s scenarios "
+                                    f"again with --reuse {older.path} (its videos are measured again, nothing is sent)"})
 
     def add(kind: str, key: tuple[str, str], recs: list[CaseRecord], detail: str) -> None:
         out.items.append({"kind": kind, "scenario": key[0], "case_id": key[1],

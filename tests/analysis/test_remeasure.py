@@ -1,0 +1,63 @@
+"""Records reused from a run that computed a measure by an earlier definition are measured again from their
+stored videos (``_remeasure``): a run never mixes two definitions, and nothing is sent again."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from navtalk_sweep._remeasure import measured_again, stale
+from navtalk_sweep.record import CaseRecord, Outcome, revisions
+from navtalk_sweep.session import Sweep, Target, load_plan, run_sweep
+from tests.conftest import small_tuning
+
+
+def _as_measured_before(run: Path, lip_sync: float, measures: dict[str, int] | None) -> None:
+    """Rewrite a run as another version would have left it: its lip sync values and its run.json's revisions."""
+    meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    meta.pop("measures", None)
+    if measures is not None:
+        meta["measures"] = measures
+    (run / "run.json").write_text(json.dumps(meta), encoding="utf-8")
+    lines = [json.loads(line) for line in (run / "results.jsonl").read_text(encoding="utf-8").splitlines()]
+    for line in lines:
+        line["metrics"]["lip_sync"] = lip_sync
+    (run / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+
+def test_records_reused_from_a_run_measured_by_an_earlier_definition_are_measured_again(tmp_path):
+    scenario = small_tuning(tmp_path, step=18, margins="[0]")  # 2 settings of 1 s
+    plan = load_plan([scenario])
+    first = run_sweep(plan, tmp_path / "old", target=Target.mock(), report=False)
+    measured = {r.case_id: r.metrics["lip_sync"] for r in first.records}
+    assert len(measured) == 2
+
+    _as_measured_before(tmp_path / "old", 0.123, None)  # a run.json from before revisions: all at revision 1
+    sweep = Sweep(plan, tmp_path / "new", target=Target.mock(), report=False, reuse=tmp_path / "old")
+    assert [n for n in sweep.notices() if n.startswith("reuse:") and "lip_sync" in n]
+    again = sweep.run()
+    assert {r.case_id: r.metrics["lip_sync"] for r in again.records} == measured  # this code's values, not 0.123
+    assert all(r.reused_from == "old" for r in again.records)
+    meta = json.loads((tmp_path / "new" / "run.json").read_text(encoding="utf-8"))
+    assert meta["mock_calls"].get("generate", 0) == 0 and meta["measures"] == revisions()
+
+    # the same revisions: a reused record is taken whole, as before
+    _as_measured_before(tmp_path / "old", 0.123, revisions())
+    same = run_sweep(plan, tmp_path / "same", target=Target.mock(), report=False, reuse=tmp_path / "old")
+    assert {r.metrics["lip_sync"] for r in same.records} == {0.123}
+
+
+def test_a_value_that_cannot_be_measured_again_is_left_out_with_a_note(tmp_path):
+    rec = CaseRecord(case_id="c", key="c", scenario="s", label="l", outcome=Outcome.PASSED,
+                     video=str(tmp_path / "gone.mp4"),
+                     metrics={"lip_sync": 0.5, "seam": 2.0})
+    out = measured_again({"c": rec}, ("lip_sync",), lambda r: (None, None), "run old")
+    assert out["c"].metrics == {"seam": 2.0}
+    note = "lip_sync left out: run old measured it by an earlier definition and the video could not be measured again here"
+    assert out["c"].notes == (note,)
+
+
+def test_stale_names_the_measures_whose_revision_differs():
+    assert stale(revisions()) == ()
+    assert stale({}) == tuple(sorted(revisions()))  # a run.json from before revisions
+    assert stale({**revisions(), "seam": 2}) == ("seam",)  # a run from a later version
