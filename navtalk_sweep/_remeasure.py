@@ -19,7 +19,7 @@ from navtalk_sweep._measure import measure_again
 from navtalk_sweep.analysis import pool
 from navtalk_sweep.record import CaseRecord, revisions
 
-__all__ = ["measured_again", "stale"]
+__all__ = ["FaceOf", "measured_again", "stale"]
 
 #: what a record's face comes to: the face file the request sent (None: not known here) and the request
 FaceOf = Callable[[CaseRecord], tuple[Path | None, Mapping[str, Any] | None]]

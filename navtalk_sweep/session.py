@@ -31,7 +31,7 @@ import httpx
 from navtalk_sweep import analysis, search
 from navtalk_sweep._fetch import Fetcher, face_url
 from navtalk_sweep._measure import poster_maker
-from navtalk_sweep._remeasure import measured_again, stale
+from navtalk_sweep._remeasure import FaceOf, measured_again, stale
 from navtalk_sweep._sweep_plan import MAX_CASES, SweepPlan, load_mock_config, load_plan
 from navtalk_sweep._target import MOCK_LICENSE, MockClock, Target, TargetKind
 from navtalk_sweep.cassette import CassetteWriter, redact_record
@@ -49,7 +49,7 @@ from navtalk_sweep.results import (
     load_run,
     new_run_id,
 )
-from navtalk_sweep.runner import CaseFinished, Event, Job, JobState, Runner, RunOptions, plan_jobs
+from navtalk_sweep.runner import CaseFinished, Event, Job, JobState, Runner, RunOptions, evaluate, plan_jobs
 from navtalk_sweep.scenario import Case
 
 __all__ = ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target",
@@ -125,6 +125,7 @@ class Sweep:
         self.options = options or RunOptions()
         self.resume = resume
         self._saved: RunMeta | None = self.dir.read_meta() if resume else None
+        self._planned: dict[str, Case] | None = None  # the planned cases by id (_case_of)
         self.target = target or Target.parse(None, saved=self._saved.target if self._saved else None,
                                              seed=self.options.seed)
         if self.target.kind is TargetKind.URL and not self.target.license:
@@ -237,6 +238,9 @@ class Sweep:
         if again:
             out.append(f"resume: {again} case(s) were in flight on the bundled mock, whose tasks ended with the process "
                        "that ran them: they are sent again (the mock costs nothing)")
+        if self._resumed_stale():
+            out.append(f"resume: this run measured {', '.join(self._resumed_stale())} by an earlier definition: its "
+                       "videos are measured again, and judged again, before it goes on (CPU only, no request)")
         changed = self._reused_stale()
         if changed:
             out.append(f"reuse: {self.reuse} measured {', '.join(changed)} by an earlier definition: its videos are "
@@ -261,10 +265,20 @@ class Sweep:
         for job in self.jobs:
             if job.key in states:
                 job.state = states[job.key]
+        changed = self._resumed_stale()
+        measured = self._measured_again_on_resume(replayed, changed) if changed else {}
+        replayed.records.update(measured)
         self.sources = self._open_studies(replayed)
         meta = self._start_meta()
-        self.dir.write_meta(meta)
+        if changed:  # run.json names this code's revisions once the records measured again are in the journal
+            self.dir.write_meta(replace(meta, measures=self._saved.measures if self._saved else {}))
+        else:
+            self.dir.write_meta(meta)
         journal = self.dir.open_journal()
+        for key, records in measured.items():
+            journal(CaseFinished(time.time(), key, records))
+        if changed:
+            self.dir.write_meta(meta)
 
         live = LiveReport(self.run_dir, every=self.live_every, earlier=replayed.records) \
             if self.report and self.live_every is not None else None
@@ -423,20 +437,62 @@ class Sweep:
                     video = str((run.path / video).resolve())
                 out[rec.case_id] = rec.replace(video=video, reused_from=rec.reused_from or run_id)
         changed = self._reused_stale()
-        if changed:  # measured by an earlier definition: not mixed with this run's
-            cases = {case.case_id: case for job in self.jobs for case in job.cases}
-
-            def face_of(rec: CaseRecord) -> tuple[Path | None, Mapping[str, Any] | None]:
-                case = cases.get(rec.case_id)
-                url = face_url(case) if case is not None else None
-                if case is None or url is None:
-                    return None, None
-                local = case.files.get(url)
-                downloaded = RunDirectory(run.path).face_file(url)
-                return (Path(local) if local else downloaded if downloaded.is_file() else None), case.request
-
-            out = measured_again(out, changed, face_of, f"run {run_id}")
+        if changed:  # measured by an earlier definition: not mixed with this run's (the runner judges them anew)
+            out = measured_again(out, changed, self._face_finder(run.path), f"run {run_id}")
         return out
+
+    def _case_of(self, rec: CaseRecord) -> Case | None:
+        """The case a record was made for: a planned one by its id, a search's rebuilt from its parameters."""
+        if self._planned is None:
+            self._planned = {case.case_id: case for job in self.jobs for case in job.cases}
+        case = self._planned.get(rec.case_id)
+        if case is None:
+            plan = next((p for p in self.plan.searches if p.name == rec.scenario), None)
+            try:
+                case = plan.case(rec.params) if plan is not None else None
+            except (KeyError, ValueError):  # parameters this plan no longer has
+                return None
+        return case
+
+    def _face_finder(self, run_path: Path) -> FaceOf:
+        """The face file a record's case sent (local, or as downloaded into ``run_path``), and its request."""
+
+        def face_of(rec: CaseRecord) -> tuple[Path | None, Mapping[str, Any] | None]:
+            case = self._case_of(rec)
+            url = face_url(case) if case is not None else None
+            if case is None or url is None:
+                return None, None
+            local = case.files.get(url)
+            downloaded = RunDirectory(run_path).face_file(url)
+            return (Path(local) if local else downloaded if downloaded.is_file() else None), case.request
+
+        return face_of
+
+    def _measured_again_on_resume(self, replayed: Replayed, changed: tuple[str, ...]) -> dict[str, list[CaseRecord]]:
+        """The finished jobs' records with the ``changed`` measures computed again from this run's videos, and
+        judged again against their scenario's ``expect`` (the jobs whose records changed)."""
+        flat = {f"{key}\0{i}": rec.replace(video=str(self.run_dir / rec.video)) if rec.video else rec
+                for key, records in replayed.records.items() if replayed.states.get(key, JobState()).finished
+                for i, rec in enumerate(records)}
+        again = measured_again(flat, changed, self._face_finder(self.run_dir), "this run, before it was resumed,")
+        out: dict[str, list[CaseRecord]] = {}
+        for name, rec in again.items():
+            key, index = name.split("\0")
+            old = replayed.records[key][int(index)]
+            if rec is flat[name]:  # nothing measured again
+                out.setdefault(key, []).append(old)
+                continue
+            rec = rec.replace(video=old.video)
+            case = self._case_of(rec)
+            if case is not None and rec.outcome in (Outcome.PASSED, Outcome.FAILED):
+                verdict, checks = evaluate(case.expect, rec)
+                rec = rec.replace(outcome=verdict, checks=checks)
+            out.setdefault(key, []).append(rec)
+        return {key: records for key, records in out.items() if records != replayed.records[key]}
+
+    def _resumed_stale(self) -> tuple[str, ...]:
+        """The measures the run being resumed computed otherwise than this code (none when not measuring)."""
+        return stale(self._saved.measures) if self.resume and self.measure and self._saved is not None else ()
 
     def _attach_posters(self, records: list[CaseRecord]) -> list[CaseRecord]:
         """Each case whose face is a local file gets a preview of its controls (the report's poster)."""

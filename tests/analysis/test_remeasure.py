@@ -47,6 +47,35 @@ def test_records_reused_from_a_run_measured_by_an_earlier_definition_are_measure
     assert {r.metrics["lip_sync"] for r in same.records} == {0.123}
 
 
+def test_a_run_resumed_after_a_measure_changed_measures_and_judges_its_finished_cases_again(tmp_path):
+    scenario = small_tuning(tmp_path, step=18, margins="[0]")  # 2 settings of 1 s
+    text = scenario.read_text(encoding="utf-8")
+    scenario.write_text(text.replace("  duration_tolerance: 0.3", "  duration_tolerance: 0.3\n  measures: {lip_sync: {min: 0.99}}"),
+                        encoding="utf-8")
+    run = tmp_path / "run"
+    first = run_sweep(load_plan([scenario]), run, target=Target.mock(), report=False)
+    measured = {r.case_id: r.metrics["lip_sync"] for r in first.records}
+    assert {r.outcome for r in first.records} == {Outcome.FAILED}  # no simulated video syncs to 0.99
+
+    # as an earlier version left it: revision 1, and by that definition every lip sync passed
+    meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    meta.pop("measures")
+    (run / "run.json").write_text(json.dumps(meta), encoding="utf-8")
+    events = [json.loads(line) for line in (run / "journal.jsonl").read_text(encoding="utf-8").splitlines()]
+    for event in events:
+        for rec in event.get("records", ()):
+            rec["metrics"]["lip_sync"], rec["outcome"] = 0.999, "passed"
+    (run / "journal.jsonl").write_text("".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+
+    sweep = Sweep.resuming(run, report=False)
+    assert [n for n in sweep.notices() if n.startswith("resume:") and "lip_sync" in n]
+    again = sweep.run()
+    assert {r.case_id: r.metrics["lip_sync"] for r in again.records} == measured
+    assert {r.outcome for r in again.records} == {Outcome.FAILED}  # judged again on the values it shows
+    meta = json.loads((run / "run.json").read_text(encoding="utf-8"))
+    assert meta["measures"] == revisions() and meta["mock_calls"].get("generate", 0) == 0
+
+
 def test_a_value_that_cannot_be_measured_again_is_left_out_with_a_note(tmp_path):
     rec = CaseRecord(case_id="c", key="c", scenario="s", label="l", outcome=Outcome.PASSED,
                      video=str(tmp_path / "gone.mp4"),
