@@ -442,17 +442,18 @@ class Sweep:
         return out
 
     def _case_of(self, rec: CaseRecord) -> Case | None:
-        """The case a record was made for: a planned one by its id, a search's rebuilt from its parameters."""
+        """The case a record was made for: its job's, a planned one by its id, or a search's rebuilt from its
+        parameters (None when this run's scenarios no longer make it)."""
         if self._planned is None:
             self._planned = {case.case_id: case for job in self.jobs for case in job.cases}
-        case = self._planned.get(rec.case_id)
+        case = self._cases.get(rec.key) or self._planned.get(rec.case_id)
         if case is None:
             plan = next((p for p in self.plan.searches if p.name == rec.scenario), None)
             try:
                 case = plan.case(rec.params) if plan is not None else None
             except (KeyError, ValueError):  # parameters this plan no longer has
                 return None
-        return case
+        return case if case is not None and case.case_id == rec.case_id else None
 
     def _face_finder(self, run_path: Path) -> FaceOf:
         """The face file a record's case sent (local, or as downloaded into ``run_path``), and its request."""
@@ -496,12 +497,10 @@ class Sweep:
 
     def _attach_posters(self, records: list[CaseRecord]) -> list[CaseRecord]:
         """Each case whose face is a local file gets a preview of its controls (the report's poster)."""
-        cases = {case.case_id: case for job in self.jobs for case in job.cases}
-        cases.update((case.case_id, case) for case in self._cases.values())
         poster = poster_maker(self.run_dir)
         out = []
         for rec in records:
-            case = cases.get(rec.case_id)
+            case = self._case_of(rec)
             local = case.files.get(face_url(case) or "") if case is not None else None
             made = poster(local, case.request) if case is not None and local is not None else None
             out.append(rec.replace(images={**rec.images, "poster": made}) if made else rec)
