@@ -249,14 +249,15 @@ class Sweep:
 
     def _reused_stale(self) -> tuple[str, ...]:
         """The measures the ``reuse`` run computed otherwise than this code (none when not measuring)."""
-        if not self.reuse or not self.measure:
-            return ()
-        where = Path(self.reuse)
+        return stale(self._reused_revisions()) if self.reuse and self.measure else ()
+
+    def _reused_revisions(self) -> dict[str, int]:
+        """The revisions the ``reuse`` run measured by (its run.json's ``measures``; none named: revision 1)."""
+        where = Path(self.reuse or "")
         try:
-            recorded = RunDirectory(where).read_meta().measures if where.is_dir() else {}
+            return RunDirectory(where).read_meta().measures if self.reuse and where.is_dir() else {}
         except RunError:  # no run.json (a bare results.jsonl): measured at revision 1
-            recorded = {}
-        return stale(recorded)
+            return {}
 
     def _run_locked(self) -> SweepResult:
         reuse = self._reuse_map()  # a bad --reuse directory stops here, before the run directory is touched
@@ -335,7 +336,8 @@ class Sweep:
             resumed=saved.resumed + (1 if self.resume else 0),
             choose=dict(self.plan.objectives) or saved.choose,
             tolerances=dict(self.plan.tolerances) or saved.tolerances,
-            measures=revisions() if self.measure else saved.measures,
+            # not measuring, a run's values are those it resumes or reuses: named by the revisions they came by
+            measures=revisions() if self.measure else saved.measures if self._saved else self._reused_revisions(),
             study_storage=search.storage_label(self.study_storage) if self.plan.searches else saved.study_storage)
 
     def _open_studies(self, replayed: Replayed) -> list[search.StudySource]:

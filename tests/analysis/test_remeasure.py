@@ -41,6 +41,10 @@ def test_records_reused_from_a_run_measured_by_an_earlier_definition_are_measure
     meta = json.loads((tmp_path / "new" / "run.json").read_text(encoding="utf-8"))
     assert meta["mock_calls"].get("generate", 0) == 0 and meta["measures"] == revisions()
 
+    # a run that measures nothing shows the values it reuses, and names the revisions they were computed by
+    run_sweep(plan, tmp_path / "plain", target=Target.mock(), report=False, reuse=tmp_path / "new", measure=False)
+    assert json.loads((tmp_path / "plain" / "run.json").read_text(encoding="utf-8"))["measures"] == revisions()
+
     # the same revisions: a reused record is taken whole, as before
     _as_measured_before(tmp_path / "old", 0.123, revisions())
     same = run_sweep(plan, tmp_path / "same", target=Target.mock(), report=False, reuse=tmp_path / "old")
