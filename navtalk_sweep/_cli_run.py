@@ -193,7 +193,8 @@ def register(sub: Any) -> None:
     p.add_argument("--run-dir", help="exact run directory to write")
     p.add_argument("--resume", metavar="DIR", help="continue a killed or stopped run")
     p.add_argument("--replace", action="store_true", help="write over a run already in --run-dir")
-    p.add_argument("--reuse", metavar="DIR", help="take results of identical requests from an earlier run")
+    p.add_argument("--reuse", metavar="DIR", help="take results of identical requests from an earlier run (a measure "
+                   "it computed by an earlier definition is measured again from its videos; nothing is sent)")
     p.add_argument("--baseline", metavar="DIR", help="compare with a known-good run at the end")
     add_options(p.add_argument)  # shared with the pytest plugin's --navtalk-* options
     p.add_argument("--shard", metavar="K/N", help="run only shard K of N (CI parallelism; join with merge)")
