@@ -31,7 +31,7 @@ import httpx
 from navtalk_sweep import analysis, search
 from navtalk_sweep._fetch import Fetcher, face_url
 from navtalk_sweep._measure import poster_maker
-from navtalk_sweep._remeasure import FaceOf, measured_again, stale
+from navtalk_sweep._remeasure import face_finder, measured_again, measured_again_on_resume, revisions_of, stale
 from navtalk_sweep._sweep_plan import MAX_CASES, SweepPlan, load_mock_config, load_plan
 from navtalk_sweep._target import MOCK_LICENSE, MockClock, Target, TargetKind
 from navtalk_sweep.cassette import CassetteWriter, redact_record
@@ -49,7 +49,7 @@ from navtalk_sweep.results import (
     load_run,
     new_run_id,
 )
-from navtalk_sweep.runner import CaseFinished, Event, Job, JobState, Runner, RunOptions, evaluate, plan_jobs
+from navtalk_sweep.runner import CaseFinished, Event, Job, JobState, Runner, RunOptions, plan_jobs
 from navtalk_sweep.scenario import Case
 
 __all__ = ["MAX_CASES", "MOCK_LICENSE", "MockClock", "RunStatus", "Sweep", "SweepPlan", "SweepResult", "Target",
@@ -238,26 +238,17 @@ class Sweep:
         if again:
             out.append(f"resume: {again} case(s) were in flight on the bundled mock, whose tasks ended with the process "
                        "that ran them: they are sent again (the mock costs nothing)")
-        if self._resumed_stale():
-            out.append(f"resume: this run measured {', '.join(self._resumed_stale())} by an earlier definition: its "
-                       "videos are measured again, and judged again, before it goes on (CPU only, no request)")
-        changed = self._reused_stale()
-        if changed:
-            out.append(f"reuse: {self.reuse} measured {', '.join(changed)} by an earlier definition: its videos are "
+        if resumed := self._resumed_stale():
+            out.append(f"resume: this run measured {', '.join(resumed)} by an earlier definition: its videos are "
+                       "measured again, and judged again, before it goes on (CPU only, no request)")
+        if reused := self._reused_stale():
+            out.append(f"reuse: {self.reuse} measured {', '.join(reused)} by an earlier definition: its videos are "
                        "measured again before the run (CPU only, no request)")
         return out
 
     def _reused_stale(self) -> tuple[str, ...]:
         """The measures the ``reuse`` run computed otherwise than this code (none when not measuring)."""
-        return stale(self._reused_revisions()) if self.reuse and self.measure else ()
-
-    def _reused_revisions(self) -> dict[str, int]:
-        """The revisions the ``reuse`` run measured by (its run.json's ``measures``; none named: revision 1)."""
-        where = Path(self.reuse or "")
-        try:
-            return RunDirectory(where).read_meta().measures if self.reuse and where.is_dir() else {}
-        except RunError:  # no run.json (a bare results.jsonl): measured at revision 1
-            return {}
+        return stale(revisions_of(self.reuse)) if self.reuse and self.measure else ()
 
     def _run_locked(self) -> SweepResult:
         reuse = self._reuse_map()  # a bad --reuse directory stops here, before the run directory is touched
@@ -267,7 +258,7 @@ class Sweep:
             if job.key in states:
                 job.state = states[job.key]
         changed = self._resumed_stale()
-        measured = self._measured_again_on_resume(replayed, changed) if changed else {}
+        measured = measured_again_on_resume(replayed, changed, self._case_of, self.run_dir) if changed else {}
         replayed.records.update(measured)
         self.sources = self._open_studies(replayed)
         meta = self._start_meta()
@@ -337,7 +328,7 @@ class Sweep:
             choose=dict(self.plan.objectives) or saved.choose,
             tolerances=dict(self.plan.tolerances) or saved.tolerances,
             # not measuring, a run's values are those it resumes or reuses: named by the revisions they came by
-            measures=revisions() if self.measure else saved.measures if self._saved else self._reused_revisions(),
+            measures=revisions() if self.measure else saved.measures if self._saved else revisions_of(self.reuse),
             study_storage=search.storage_label(self.study_storage) if self.plan.searches else saved.study_storage)
 
     def _open_studies(self, replayed: Replayed) -> list[search.StudySource]:
@@ -440,7 +431,7 @@ class Sweep:
                 out[rec.case_id] = rec.replace(video=video, reused_from=rec.reused_from or run_id)
         changed = self._reused_stale()
         if changed:  # measured by an earlier definition: not mixed with this run's (the runner judges them anew)
-            out = measured_again(out, changed, self._face_finder(run.path), f"run {run_id}")
+            out = measured_again(out, changed, face_finder(self._case_of, run.path), f"run {run_id}")
         return out
 
     def _case_of(self, rec: CaseRecord) -> Case | None:
@@ -456,42 +447,6 @@ class Sweep:
             except (KeyError, ValueError):  # parameters this plan no longer has
                 return None
         return case if case is not None and case.case_id == rec.case_id else None
-
-    def _face_finder(self, run_path: Path) -> FaceOf:
-        """The face file a record's case sent (local, or as downloaded into ``run_path``), and its request."""
-
-        def face_of(rec: CaseRecord) -> tuple[Path | None, Mapping[str, Any] | None]:
-            case = self._case_of(rec)
-            url = face_url(case) if case is not None else None
-            if case is None or url is None:
-                return None, None
-            local = case.files.get(url)
-            downloaded = RunDirectory(run_path).face_file(url)
-            return (Path(local) if local else downloaded if downloaded.is_file() else None), case.request
-
-        return face_of
-
-    def _measured_again_on_resume(self, replayed: Replayed, changed: tuple[str, ...]) -> dict[str, list[CaseRecord]]:
-        """The finished jobs' records with the ``changed`` measures computed again from this run's videos, and
-        judged again against their scenario's ``expect`` (the jobs whose records changed)."""
-        flat = {f"{key}\0{i}": rec.replace(video=str(self.run_dir / rec.video)) if rec.video else rec
-                for key, records in replayed.records.items() if replayed.states.get(key, JobState()).finished
-                for i, rec in enumerate(records)}
-        again = measured_again(flat, changed, self._face_finder(self.run_dir), "this run, before it was resumed,")
-        out: dict[str, list[CaseRecord]] = {}
-        for name, rec in again.items():
-            key, index = name.split("\0")
-            old = replayed.records[key][int(index)]
-            if rec is flat[name]:  # nothing measured again
-                out.setdefault(key, []).append(old)
-                continue
-            rec = rec.replace(video=old.video)
-            case = self._case_of(rec)
-            if case is not None and rec.outcome in (Outcome.PASSED, Outcome.FAILED):
-                verdict, checks = evaluate(case.expect, rec)
-                rec = rec.replace(outcome=verdict, checks=checks)
-            out.setdefault(key, []).append(rec)
-        return {key: records for key, records in out.items() if records != replayed.records[key]}
 
     def _resumed_stale(self) -> tuple[str, ...]:
         """The measures the run being resumed computed otherwise than this code (none when not measuring)."""
